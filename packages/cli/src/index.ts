@@ -1,0 +1,12 @@
+/**
+ * `@bioxen-luavm/cli` — the `bioxen-luavm` command line, also usable as a
+ * library (`runCli`) for embedding and tests.
+ *
+ * @packageDocumentation
+ */
+export { runCli } from './run-cli.js'
+export { createProgram } from './program.js'
+export { ExitCode, exitCodeFor } from './lib/exit-codes.js'
+export type { CliIO } from './lib/io.js'
+export { buildRegistry, builtinBackends, loadPlugin } from './lib/registry.js'
+export { version } from './version.js'

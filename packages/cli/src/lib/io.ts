@@ -1,0 +1,25 @@
+/** Where a command writes; tests pass their own. */
+export interface CliIO {
+  stdout(text: string): void
+  stderr(text: string): void
+  /** Reads all of standard input as text. */
+  readStdin(): Promise<string>
+  /** True when stdout is a terminal (progress and colour only then). */
+  isTTY: boolean
+  env: Record<string, string | undefined>
+}
+
+/** The real process streams. */
+export function processIO(): CliIO {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    readStdin: async () => {
+      const chunks: Buffer[] = []
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+      return Buffer.concat(chunks).toString('utf8')
+    },
+    isTTY: Boolean(process.stdout.isTTY),
+    env: process.env,
+  }
+}

@@ -1,0 +1,28 @@
+import { CommanderError } from 'commander'
+import { describeError } from './lib/errors.js'
+import { ExitCode } from './lib/exit-codes.js'
+import { type CliIO, processIO } from './lib/io.js'
+import { createProgram } from './program.js'
+
+/**
+ * Runs the CLI with `argv` (without the node and script paths) and resolves
+ * with the exit status. Errors become one readable line plus a hint on stderr.
+ */
+export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let exitCode: number = ExitCode.ok
+  const program = createProgram(io, (code) => {
+    exitCode = code
+  })
+  try {
+    await program.parseAsync([...argv], { from: 'user' })
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is a usage error.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage
+    }
+    const { line, hint, exitCode: code } = describeError(error)
+    io.stderr(`${line}\n${hint ? `${hint}\n` : ''}`)
+    return code
+  }
+}

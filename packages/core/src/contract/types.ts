@@ -1,0 +1,149 @@
+/** Lifecycle of a VM. Legal moves are listed in `vm-state.ts`. */
+export type VMState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed'
+
+/**
+ * How an execution ended. Everything the Lua program did is a status; only
+ * failures of the SDK or backend itself reject the promise.
+ */
+export type ExecStatus = 'ok' | 'error' | 'timeout' | 'memory' | 'output-limit' | 'killed'
+
+/**
+ * A Lua value converted to JSON-safe data. Tables with only consecutive
+ * integer keys from 1 become arrays, other tables objects (keys stringified).
+ * Integers outside ±2^53 become decimal strings so no digit is lost; NaN and
+ * ±inf become the strings `"nan"`, `"inf"`, `"-inf"`; functions, userdata and
+ * threads become their `tostring` text; cycles become `"<cycle>"`.
+ */
+export type LuaValue = null | boolean | number | string | LuaValue[] | { [key: string]: LuaValue }
+
+/** Options of one execution. Every limit is enforced, never advisory. */
+export interface ExecOptions {
+  /** Wall-clock deadline in milliseconds. Defaults to the VM's `defaultTimeoutMs`. */
+  timeoutMs?: number
+  /** Memory cap in bytes, for backends whose `capabilities.memoryLimit` is true. */
+  memoryLimitBytes?: number
+  /** Cap on stdout+stderr bytes; output is cut to the byte and `truncated` is set. */
+  maxOutputBytes?: number
+  /** Receives stdout text as it is produced. */
+  onStdout?(chunk: string): void
+  /** Receives stderr text as it is produced. */
+  onStderr?(chunk: string): void
+  /** Cancels the execution; the result then has `status: 'killed'`. */
+  signal?: AbortSignal
+  /** Name of the chunk in error messages and tracebacks (default `"chunk"`). */
+  chunkName?: string
+  /** Reject with the typed error instead of resolving with a non-ok result. */
+  throwOnError?: boolean
+  /** Echo returned values to stdout like Lua's REPL does (default true). */
+  echoReturnValues?: boolean
+  /**
+   * REPL mode, used by interactive sessions: a line is first tried as an
+   * expression (`1 + 1` prints `2`, `= x` works), and a chunk that is only
+   * incomplete yields `incomplete: true` instead of a syntax error.
+   */
+  repl?: boolean
+}
+
+/** Structured description of a Lua error. */
+export interface ExecErrorInfo {
+  message: string
+  line?: number
+  traceback?: string
+  kind: 'syntax' | 'runtime'
+}
+
+/** What an execution did. */
+export interface ExecResult {
+  /** Exact bytes the program wrote to stdout, decoded as UTF-8; never trimmed. */
+  stdout: string
+  /** Exact bytes the program wrote to stderr, decoded as UTF-8; never trimmed. */
+  stderr: string
+  /** Values the chunk returned. */
+  values: LuaValue[]
+  /** 0 for ok; 1 for a Lua error; 3 for timeout, memory, output limit or kill (as the CLI). */
+  exitCode: number
+  success: boolean
+  status: ExecStatus
+  error?: ExecErrorInfo
+  /** True when output was cut at `maxOutputBytes`. */
+  truncated: boolean
+  durationMs: number
+  /** Backend type that ran the code, e.g. `wasm`. */
+  backend: string
+  /** `_VERSION` of the interpreter, e.g. `Lua 5.4`. */
+  luaVersion: string
+  /** REPL mode only: the input is an unfinished chunk and more lines are needed. */
+  incomplete?: boolean
+}
+
+/** What a backend can do, so hosts and the CLI can choose and explain. */
+export interface BackendCapabilities {
+  /** Untrusted code cannot reach the host (files, processes, environment). */
+  sandboxed: boolean
+  /** Globals persist across `execute` calls on one VM. */
+  persistentState: boolean
+  /** `openSession` gives REPL sessions. */
+  sessions: boolean
+  /** `installPackage` works. */
+  packages: boolean
+  /** Lua code can open sockets. */
+  networking: boolean
+  /** `memoryLimitBytes` is enforced. */
+  memoryLimit: boolean
+  /** A deadline is enforced even inside a long C call (worker/process kill). */
+  hardTimeout: boolean
+  /** Code runs on another machine. */
+  remote: boolean
+}
+
+/** A snapshot of a VM's health. */
+export interface VMStatus {
+  id: string
+  type: string
+  state: VMState
+  luaVersion?: string
+  executions: number
+  /** Executions running now. */
+  running: number
+  /** Times the engine was recreated after a hard kill. */
+  restarts: number
+  uptimeMs: number
+  memoryBytes?: number
+  /** Backend-specific facts (pid, worker id, guest IP, ...). */
+  details?: Record<string, unknown>
+}
+
+/** Options of `start`. */
+export interface StartOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+/** Options of `stop`. */
+export interface StopOptions {
+  /** Skip graceful shutdown and kill at once. */
+  force?: boolean
+  timeoutMs?: number
+}
+
+/** Options of `installPackage`. */
+export interface InstallOptions {
+  version?: string
+  signal?: AbortSignal
+  timeoutMs?: number
+  /** Backend-specific extras (rock server, environment name, bytes of a rock, ...). */
+  [key: string]: unknown
+}
+
+/** What an install did. */
+export interface InstallResult {
+  name: string
+  version: string
+  success: boolean
+  /** Where it was installed (a luarocks tree, the VM's virtual FS, a guest). */
+  location?: string
+  /** Lua modules that `require` can now load. */
+  modules: string[]
+  /** Installer output, for diagnostics. */
+  log?: string
+}

@@ -1,0 +1,48 @@
+/**
+ * `@bioxen-luavm/core` — the contract every backend implements, the backend
+ * registry, the VM manager, sessions, errors, config, logging, and the Lua
+ * runtime every backend runs. Browser-safe: no Node built-ins, no backends.
+ *
+ * @packageDocumentation
+ */
+export * from './errors/index.js'
+export { errorFromResult } from './errors/from-result.js'
+export type * from './contract/types.js'
+export type * from './contract/session.js'
+export {
+  BaseLuaVM,
+  DEFAULT_EXEC_LIMITS,
+  type ExecDefaults,
+  type ResolvedExecOptions,
+  type VMInit,
+} from './contract/base-vm.js'
+export { assertTransition, canTransition } from './contract/vm-state.js'
+export type { BackendDescriptor, BackendImplementation, DetectResult } from './registry/backend-descriptor.js'
+export {
+  AUTO_ORDER,
+  BackendRegistry,
+  type CreateVMOptions,
+  type DetectedBackend,
+  defaultRegistry,
+} from './registry/backend-registry.js'
+export { ConfigManager, type ConfigSources, type LuaVMConfig } from './config/config-manager.js'
+export { type ConfigField, type ConfigSchema, coerceField, validateSection } from './config/schema.js'
+export { parseSize } from './config/size.js'
+export {
+  consoleSink,
+  createLogger,
+  type LogLevel,
+  type LogRecord,
+  type Logger,
+  type LoggerOptions,
+  type LogSink,
+  levelFromEnv,
+  redactFields,
+  silentLogger,
+} from './logger/logger.js'
+export * from './manager/index.js'
+export * from './protocol/index.js'
+export { BOOTSTRAP_LUA, DRIVER_LUA, RUNTIME_LUA } from './lua/sources.generated.js'
+export { TaskQueue } from './util/serial-queue.js'
+export { truncateUtf8, utf8Length } from './util/text.js'
+export { newId } from './util/ids.js'
