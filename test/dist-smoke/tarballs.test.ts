@@ -18,7 +18,9 @@ beforeAll(() => {
       cwd: join(root, 'packages', folder),
       stdio: 'pipe',
     })
-    const file = readdirSync(work).find((f) => f.startsWith(name.replace('@', '').replace('/', '-')) && f.endsWith('.tgz'))
+    const file = readdirSync(work).find(
+      (f) => f.startsWith(name.replace('@', '').replace('/', '-')) && f.endsWith('.tgz'),
+    )
     if (!file) throw new Error(`pnpm pack made no tarball for ${name}`)
     tarballs.set(name, join(work, file))
   }
@@ -55,10 +57,14 @@ describe('installed from tarballs', () => {
   })
 
   it.each(packages)('$name imports from ESM and CJS', ({ name, exportName }) => {
-    const esm = execFileSync('node', ['--input-type=module', '-e', `const m = await import('${name}'); console.log(typeof m.${exportName})`], {
-      cwd: project,
-      encoding: 'utf8',
-    })
+    const esm = execFileSync(
+      'node',
+      ['--input-type=module', '-e', `const m = await import('${name}'); console.log(typeof m.${exportName})`],
+      {
+        cwd: project,
+        encoding: 'utf8',
+      },
+    )
     expect(esm.trim()).not.toBe('undefined')
     const cjs = execFileSync('node', ['-e', `console.log(typeof require('${name}').${exportName})`], {
       cwd: project,

@@ -1,7 +1,13 @@
 import { Command, CommanderError } from 'commander'
+import { registerBackends } from './commands/backends.js'
+import { registerConfig } from './commands/config.js'
+import { registerPkg } from './commands/pkg.js'
+import { registerRepl } from './commands/repl.js'
 import { registerRun } from './commands/run.js'
-import { collect } from './lib/options.js'
 import type { CliIO } from './lib/io.js'
+import { loadContext } from './lib/context.js'
+import { ExitCode } from './lib/exit-codes.js'
+import { collect } from './lib/options.js'
 import { version } from './version.js'
 
 /** Builds the `bioxen-luavm` command tree. `setExit` records the exit status. */
@@ -15,6 +21,19 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
   registerRun(program, io, setExit)
+  registerRepl(program, io, setExit)
+  registerBackends(program, io)
+  registerConfig(program, io, setExit)
+  registerPkg(program, io)
+  program.action(async (_flags: unknown, command: Command) => {
+    if (!io.isTTY) {
+      io.stderr(`${program.helpInformation()}\nerror: no command given (the interactive menu needs a terminal)\n`)
+      setExit(ExitCode.usage)
+      return
+    }
+    const { runMenu } = await import('./menu/menu.js')
+    setExit(await runMenu(await loadContext(command, io), io))
+  })
   return program
 }
 

@@ -12,6 +12,12 @@ export async function cli(argv: string[], options: { stdin?: string; env?: Recor
       stderr += t
     },
     readStdin: async () => options.stdin ?? '',
+    async *stdinLines() {
+      const text = options.stdin ?? ''
+      const lines = text.split(/\r?\n/)
+      if (lines.at(-1) === '') lines.pop()
+      yield* lines
+    },
     isTTY: false,
     // No inherited config file or backend choice from the developer's machine.
     env: { XDG_CONFIG_HOME: '/nonexistent-luavm-test', ...options.env },

@@ -59,7 +59,14 @@ describe('bioxen-luavm run', () => {
   })
 
   it('exits 3 on the memory cap', async () => {
-    const r = await cli(['run', '--json', '--memory', '16MB', '-e', 'local t = {} for i = 1, 1e8 do t[i] = ("x"):rep(100) .. i end'])
+    const r = await cli([
+      'run',
+      '--json',
+      '--memory',
+      '16MB',
+      '-e',
+      'local t = {} for i = 1, 1e8 do t[i] = ("x"):rep(100) .. i end',
+    ])
     expect(r.code).toBe(3)
     expect(JSON.parse(r.stdout).status).toBe('memory')
   })

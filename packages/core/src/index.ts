@@ -5,10 +5,10 @@
  *
  * @packageDocumentation
  */
-export * from './errors/index.js'
-export { errorFromResult } from './errors/from-result.js'
-export type * from './contract/types.js'
-export type * from './contract/session.js'
+
+export { ConfigManager, type ConfigSources, type LuaVMConfig } from './config/config-manager.js'
+export { type ConfigField, type ConfigSchema, coerceField, validateSection } from './config/schema.js'
+export { parseSize } from './config/size.js'
 export {
   BaseLuaVM,
   DEFAULT_EXEC_LIMITS,
@@ -16,7 +16,27 @@ export {
   type ResolvedExecOptions,
   type VMInit,
 } from './contract/base-vm.js'
+export type * from './contract/session.js'
+export type * from './contract/types.js'
 export { assertTransition, canTransition } from './contract/vm-state.js'
+export { errorFromResult } from './errors/from-result.js'
+export * from './errors/index.js'
+export {
+  consoleSink,
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  levelFromEnv,
+  redactFields,
+  silentLogger,
+} from './logger/logger.js'
+export { BOOTSTRAP_LUA, DRIVER_LUA, RUNTIME_LUA } from './lua/sources.generated.js'
+export * from './manager/index.js'
+export * from './packages/index.js'
+export * from './protocol/index.js'
 export type { BackendDescriptor, BackendImplementation, DetectResult } from './registry/backend-descriptor.js'
 export {
   AUTO_ORDER,
@@ -25,24 +45,6 @@ export {
   type DetectedBackend,
   defaultRegistry,
 } from './registry/backend-registry.js'
-export { ConfigManager, type ConfigSources, type LuaVMConfig } from './config/config-manager.js'
-export { type ConfigField, type ConfigSchema, coerceField, validateSection } from './config/schema.js'
-export { parseSize } from './config/size.js'
-export {
-  consoleSink,
-  createLogger,
-  type LogLevel,
-  type LogRecord,
-  type Logger,
-  type LoggerOptions,
-  type LogSink,
-  levelFromEnv,
-  redactFields,
-  silentLogger,
-} from './logger/logger.js'
-export * from './manager/index.js'
-export * from './protocol/index.js'
-export { BOOTSTRAP_LUA, DRIVER_LUA, RUNTIME_LUA } from './lua/sources.generated.js'
+export { newId } from './util/ids.js'
 export { TaskQueue } from './util/serial-queue.js'
 export { truncateUtf8, utf8Length } from './util/text.js'
-export { newId } from './util/ids.js'

@@ -16,7 +16,8 @@ function sources(dir: string): string[] {
 
 function importsOf(code: string): string[] {
   const specs: string[] = []
-  const re = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|require\s*\(\s*['"]([^'"]+)['"]\s*\)/g
+  const re =
+    /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|require\s*\(\s*['"]([^'"]+)['"]\s*\)/g
   for (const m of code.matchAll(re)) specs.push((m[1] ?? m[2] ?? m[3]) as string)
   return specs
 }

@@ -1,38 +1,22 @@
 import type { ExecResult } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
-import { loadConfig } from '../lib/config.js'
 import { exitCodeFor } from '../lib/exit-codes.js'
 import type { CliIO } from '../lib/io.js'
-import { byteSize, positiveInt } from '../lib/options.js'
-import { buildRegistry } from '../lib/registry.js'
+import { withVMOptions } from '../lib/options.js'
 import { readProgram } from '../lib/source.js'
+import { openVM, type VMFlags } from '../lib/vm.js'
 
-interface RunFlags {
-  backend?: string
-  timeout?: number
-  memory?: number
-  maxOutput?: number
+interface RunFlags extends VMFlags {
   json?: boolean
   eval?: string
 }
 
-/** Global flags every command sees. */
-export interface GlobalFlags {
-  config?: string
-  plugin?: string[]
-}
-
 /** `run`: executes one Lua program and exits with its status. */
 export function registerRun(program: Command, io: CliIO, setExit: (code: number) => void): void {
-  program
-    .command('run')
+  withVMOptions(program.command('run'))
     .description('run a Lua program (-e CODE, a FILE, or - for stdin) and exit with its status')
     .argument('[file]', 'Lua file to run, or - to read the program from stdin')
     .option('-e, --eval <code>', 'run CODE instead of a file')
-    .option('-b, --backend <type>', 'backend: auto, wasm, fengari, process, or a plugin type')
-    .option('-t, --timeout <ms>', 'wall-clock deadline in milliseconds', positiveInt('--timeout'))
-    .option('-m, --memory <bytes>', 'memory cap, e.g. 64MB (backends that enforce one)', byteSize('--memory'))
-    .option('--max-output <bytes>', 'cap on stdout+stderr bytes, e.g. 1MB', byteSize('--max-output'))
     .option('--json', 'print exactly one JSON object: the execution result')
     .addHelpText(
       'after',
@@ -47,27 +31,17 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
 3 timeout, memory limit, output limit or cancelled, 4 internal error.`,
     )
     .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalFlags & RunFlags>()
       const source = await readProgram(flags.eval, file, io)
-      const config = await loadConfig(globals.config, io.env)
-      const registry = await buildRegistry([...config.plugins, ...(globals.plugin ?? [])], process.cwd())
-      const type = flags.backend ?? config.defaultBackend
-      const resolved = await registry.resolveType(type)
-      const descriptor = registry.get(resolved)
-      const backendConfig = descriptor?.configSchema ? config.backend(resolved, descriptor.configSchema) : {}
-
       const controller = new AbortController()
       const onSignal = () => controller.abort(new Error('interrupted'))
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
       try {
-        await using vm = await registry.create(resolved, 'cli', backendConfig, { limits: config.limits })
+        const { vm } = await openVM('cli', command, io)
+        await using _vm = vm
         const result = await vm.execute(source.code, {
           chunkName: source.chunkName,
           signal: controller.signal,
-          ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }),
-          ...(flags.memory === undefined ? {} : { memoryLimitBytes: flags.memory }),
-          ...(flags.maxOutput === undefined ? {} : { maxOutputBytes: flags.maxOutput }),
           ...(flags.json ? {} : { onStdout: io.stdout, onStderr: io.stderr }),
         })
         report(result, Boolean(flags.json), io)

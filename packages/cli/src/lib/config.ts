@@ -12,7 +12,10 @@ export const CLI_DEFAULT_BACKEND = 'wasm'
  * `$XDG_CONFIG_HOME/bioxen-luavm/config.json` when it exists. Never reads or
  * writes the current directory unless asked to.
  */
-export async function loadConfig(explicitFile: string | undefined, env: Record<string, string | undefined>): Promise<ConfigManager> {
+export async function loadConfig(
+  explicitFile: string | undefined,
+  env: Record<string, string | undefined>,
+): Promise<ConfigManager> {
   const file = explicitFile ?? env.LUAVM_CONFIG ?? defaultConfigFile(env)
   if (file && (explicitFile || env.LUAVM_CONFIG || existsSync(file))) {
     return ConfigManager.fromFile(file, readFile, { env, fallbackBackend: CLI_DEFAULT_BACKEND })

@@ -1,9 +1,13 @@
+import { createInterface } from 'node:readline'
+
 /** Where a command writes; tests pass their own. */
 export interface CliIO {
   stdout(text: string): void
   stderr(text: string): void
   /** Reads all of standard input as text. */
   readStdin(): Promise<string>
+  /** Standard input, line by line (without line endings). */
+  stdinLines(): AsyncIterable<string>
   /** True when stdout is a terminal (progress and colour only then). */
   isTTY: boolean
   env: Record<string, string | undefined>
@@ -19,7 +23,8 @@ export function processIO(): CliIO {
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
       return Buffer.concat(chunks).toString('utf8')
     },
-    isTTY: Boolean(process.stdout.isTTY),
+    stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
+    isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY),
     env: process.env,
   }
 }

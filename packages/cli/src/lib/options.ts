@@ -1,3 +1,4 @@
+import type { Command } from 'commander'
 import { parseSize } from '@bioxen-luavm/core'
 import { UsageError } from './errors.js'
 
@@ -22,4 +23,13 @@ export function byteSize(flag: string) {
 /** Collects a repeatable flag into a list. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]
+}
+
+/** Adds the flags that choose a backend and its limits (shared by `run`, `repl`, ...). */
+export function withVMOptions(command: Command): Command {
+  return command
+    .option('-b, --backend <type>', 'backend: auto, wasm, fengari, process, or a plugin type')
+    .option('-t, --timeout <ms>', 'wall-clock deadline in milliseconds', positiveInt('--timeout'))
+    .option('-m, --memory <bytes>', 'memory cap, e.g. 64MB (backends that enforce one)', byteSize('--memory'))
+    .option('--max-output <bytes>', 'cap on stdout+stderr bytes, e.g. 1MB', byteSize('--max-output'))
 }

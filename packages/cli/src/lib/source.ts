@@ -9,7 +9,11 @@ export interface ProgramSource {
 }
 
 /** Picks the program from `-e CODE`, a file, or `-` (stdin): exactly one of them. */
-export async function readProgram(eval_: string | undefined, file: string | undefined, io: CliIO): Promise<ProgramSource> {
+export async function readProgram(
+  eval_: string | undefined,
+  file: string | undefined,
+  io: CliIO,
+): Promise<ProgramSource> {
   if (eval_ !== undefined && file !== undefined) {
     throw new UsageError('give either -e CODE or a FILE, not both')
   }
@@ -22,6 +26,8 @@ export async function readProgram(eval_: string | undefined, file: string | unde
     return { code: await readFile(file, 'utf8'), chunkName: file }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new UsageError(code === 'ENOENT' ? `file '${file}' does not exist` : `cannot read '${file}': ${(error as Error).message}`)
+    throw new UsageError(
+      code === 'ENOENT' ? `file '${file}' does not exist` : `cannot read '${file}': ${(error as Error).message}`,
+    )
   }
 }

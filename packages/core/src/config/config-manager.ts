@@ -32,8 +32,20 @@ export interface ConfigSources {
 }
 
 // The original library's xcpng_config.json is flat; these keys mark it.
-const XCPNG_FLAT_KEYS = ['xapi_url', 'username', 'password', 'pool_uuid', 'template_name', 'vm_name_prefix',
-  'network_uuid', 'storage_repository', 'ssh_user', 'ssh_key_path', 'vm_memory', 'vm_vcpus'] as const
+const XCPNG_FLAT_KEYS = [
+  'xapi_url',
+  'username',
+  'password',
+  'pool_uuid',
+  'template_name',
+  'vm_name_prefix',
+  'network_uuid',
+  'storage_repository',
+  'ssh_user',
+  'ssh_key_path',
+  'vm_memory',
+  'vm_vcpus',
+] as const
 
 const TOP_LEVEL = new Set(['defaultBackend', 'logLevel', 'plugins', 'limits', 'backends'])
 
@@ -84,7 +96,9 @@ export class ConfigManager {
 
   /** `defaultBackend` (file < `LUAVM_BACKEND` < explicit), else the fallback (`auto`). */
   get defaultBackend(): string {
-    return this.#explicit.defaultBackend ?? this.#env.LUAVM_BACKEND ?? this.#file.defaultBackend ?? this.#fallbackBackend
+    return (
+      this.#explicit.defaultBackend ?? this.#env.LUAVM_BACKEND ?? this.#file.defaultBackend ?? this.#fallbackBackend
+    )
   }
 
   /** `logLevel`, if configured anywhere. */
@@ -94,19 +108,26 @@ export class ConfigManager {
 
   /** Plugin modules from every source, without duplicates, file first. */
   get plugins(): string[] {
-    const fromEnv = this.#env.LUAVM_PLUGINS?.split(',').map((s) => s.trim()).filter(Boolean) ?? []
+    const fromEnv =
+      this.#env.LUAVM_PLUGINS?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean) ?? []
     return [...new Set([...(this.#file.plugins ?? []), ...fromEnv, ...(this.#explicit.plugins ?? [])])]
   }
 
   /** Default execution limits merged from every source. */
   get limits(): NonNullable<LuaVMConfig['limits']> {
     const env: NonNullable<LuaVMConfig['limits']> = {}
-    for (const [key, name] of [['timeoutMs', 'LUAVM_TIMEOUT_MS'], ['maxOutputBytes', 'LUAVM_MAX_OUTPUT_BYTES'],
-      ['memoryLimitBytes', 'LUAVM_MEMORY_LIMIT_BYTES']] as const) {
+    for (const [key, name] of [
+      ['timeoutMs', 'LUAVM_TIMEOUT_MS'],
+      ['maxOutputBytes', 'LUAVM_MAX_OUTPUT_BYTES'],
+      ['memoryLimitBytes', 'LUAVM_MEMORY_LIMIT_BYTES'],
+    ] as const) {
       const raw = this.#env[name]
       if (raw === undefined || raw === '') continue
       const n = Number(raw)
-      if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name}: expected a positive number, got ${JSON.stringify(raw)}`)
+      if (!Number.isFinite(n) || n <= 0)
+        throw new ConfigError(`${name}: expected a positive number, got ${JSON.stringify(raw)}`)
       env[key] = n
     }
     return { ...this.#file.limits, ...env, ...this.#explicit.limits }
@@ -137,7 +158,9 @@ export class ConfigManager {
       try {
         this.backend(d.type, d.configSchema)
       } catch (error) {
-        problems.push(...(((error as ConfigError).details.problems as string[] | undefined) ?? [(error as Error).message]))
+        problems.push(
+          ...(((error as ConfigError).details.problems as string[] | undefined) ?? [(error as Error).message]),
+        )
       }
     }
     return problems
@@ -182,7 +205,8 @@ export class ConfigManager {
     if (this.#explicit.backends?.[type]?.[key] !== undefined) return 'explicit config'
     const envName = this.#envName(type, key, schema[key]?.env)
     if (envName) return `environment variable ${envName}`
-    if (this.#file.backends?.[type]?.[key] !== undefined) return this.#fileName ? `file ${this.#fileName}` : 'config file'
+    if (this.#file.backends?.[type]?.[key] !== undefined)
+      return this.#fileName ? `file ${this.#fileName}` : 'config file'
     return undefined
   }
 }
@@ -201,7 +225,10 @@ function normalizeFile(file: unknown, fileName: string | undefined): LuaVMConfig
       throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${[...TOP_LEVEL].join(', ')}`)
     }
   }
-  if (record.plugins !== undefined && !(Array.isArray(record.plugins) && record.plugins.every((p) => typeof p === 'string'))) {
+  if (
+    record.plugins !== undefined &&
+    !(Array.isArray(record.plugins) && record.plugins.every((p) => typeof p === 'string'))
+  ) {
     throw new ConfigError(`${where}: plugins must be a list of module names`)
   }
   if (record.backends !== undefined && (typeof record.backends !== 'object' || Array.isArray(record.backends))) {

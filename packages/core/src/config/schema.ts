@@ -43,13 +43,21 @@ export function coerceField(field: ConfigField, raw: unknown): { value?: unknown
       return { problem: `expected true or false, got ${describe(raw)}` }
     }
     case 'string[]': {
-      if (typeof raw === 'string') return { value: raw.split(',').map((s) => s.trim()).filter(Boolean) }
+      if (typeof raw === 'string')
+        return {
+          value: raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
       if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return { value: [...raw] }
       return { problem: `expected a list of strings, got ${describe(raw)}` }
     }
     case 'size': {
       const n = parseSize(raw)
-      return n === undefined ? { problem: `expected a size like "2GB" or a number of bytes, got ${describe(raw)}` } : { value: n }
+      return n === undefined
+        ? { problem: `expected a size like "2GB" or a number of bytes, got ${describe(raw)}` }
+        : { value: n }
     }
   }
 }
@@ -89,7 +97,9 @@ export function validateSection(
     const { value, problem } = coerceField(field, raw)
     if (problem) {
       // A secret's bad value must not end up in an error message or a log.
-      problems.push(`${where(key)}: ${field.secret ? `expected ${field.type}; the value is secret and not shown` : problem}`)
+      problems.push(
+        `${where(key)}: ${field.secret ? `expected ${field.type}; the value is secret and not shown` : problem}`,
+      )
       continue
     }
     const extra = checkValue(field, value)
@@ -97,9 +107,12 @@ export function validateSection(
     else out[key] = value
   }
   if (problems.length) {
-    throw new ConfigError(problems.length === 1 ? (problems[0] as string) : `invalid config:\n  ${problems.join('\n  ')}`, {
-      details: { problems },
-    })
+    throw new ConfigError(
+      problems.length === 1 ? (problems[0] as string) : `invalid config:\n  ${problems.join('\n  ')}`,
+      {
+        details: { problems },
+      },
+    )
   }
   return out
 }

@@ -173,7 +173,6 @@ export class SshError extends LuaVMError {
   override readonly code = 'E_SSH'
 }
 
-
 /** A caller passed an invalid argument (empty code, bad id, negative limit, ...). */
 export class InvalidArgumentError extends LuaVMError {
   override readonly _tag = 'InvalidArgumentError'

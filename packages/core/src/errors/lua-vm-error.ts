@@ -28,7 +28,10 @@ export class LuaVMError extends Error {
 export function isLuaVMError(value: unknown): value is LuaVMError {
   return (
     value instanceof LuaVMError ||
-    (typeof value === 'object' && value !== null && typeof (value as { _tag?: unknown })._tag === 'string' &&
-      typeof (value as { code?: unknown }).code === 'string' && value instanceof Error)
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { _tag?: unknown })._tag === 'string' &&
+      typeof (value as { code?: unknown }).code === 'string' &&
+      value instanceof Error)
   )
 }

@@ -77,7 +77,9 @@ export class ExecutionJob {
     }
     this.promise = started.then(
       (result) => {
-        this.#settle(result.status === 'killed' && this.#cancelRequested ? 'cancelled' : result.success ? 'done' : 'failed')
+        this.#settle(
+          result.status === 'killed' && this.#cancelRequested ? 'cancelled' : result.success ? 'done' : 'failed',
+        )
         this.#result = result
         return result
       },
@@ -131,7 +133,10 @@ export class ExecutionJob {
     if (this.#cancelRequested) return true
     this.#cancelRequested = true
     this.#controller.abort(
-      reason ?? new ExecutionKilledError(`job '${this.id}' on VM '${this.vmId}' was cancelled`, { details: { jobId: this.id } }),
+      reason ??
+        new ExecutionKilledError(`job '${this.id}' on VM '${this.vmId}' was cancelled`, {
+          details: { jobId: this.id },
+        }),
     )
     return true
   }
@@ -182,7 +187,10 @@ export function errorToJSON(error: unknown): Record<string, unknown> {
 
 /** The `VMManagerError` a lookup of an unknown job raises. */
 export function jobNotFound(jobId: string): VMManagerError {
-  return new VMManagerError(`job '${jobId}' not found; listJobs() shows the known jobs (finished ones are kept for a while)`, {
-    details: { jobId },
-  })
+  return new VMManagerError(
+    `job '${jobId}' not found; listJobs() shows the known jobs (finished ones are kept for a while)`,
+    {
+      details: { jobId },
+    },
+  )
 }

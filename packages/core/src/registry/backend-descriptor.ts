@@ -1,6 +1,6 @@
+import type { ConfigSchema } from '../config/schema.js'
 import type { BaseLuaVM, VMInit } from '../contract/base-vm.js'
 import type { BackendCapabilities } from '../contract/types.js'
-import type { ConfigSchema } from '../config/schema.js'
 
 /** Whether a backend can run on this machine, and why not. */
 export interface DetectResult {

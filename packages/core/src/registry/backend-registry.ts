@@ -1,5 +1,5 @@
-import { type BaseLuaVM, type ExecDefaults, type VMInit } from '../contract/base-vm.js'
 import { validateSection } from '../config/schema.js'
+import type { BaseLuaVM, ExecDefaults, VMInit } from '../contract/base-vm.js'
 import { BackendNotFoundError, BackendUnavailableError, InvalidArgumentError } from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
 import { newId } from '../util/ids.js'
@@ -196,7 +196,10 @@ export class BackendRegistry {
     try {
       found = await d.detect()
     } catch (error) {
-      found = { available: false, reason: `detection failed: ${error instanceof Error ? error.message : String(error)}` }
+      found = {
+        available: false,
+        reason: `detection failed: ${error instanceof Error ? error.message : String(error)}`,
+      }
     }
     return {
       ...found,
@@ -226,7 +229,8 @@ function checkDescriptor(d: BackendDescriptor<never>): void {
     )
   }
   for (const alias of d.aliases ?? []) {
-    if (!typePattern.test(alias) || alias === 'auto') throw new InvalidArgumentError(`backend alias '${alias}' is invalid`)
+    if (!typePattern.test(alias) || alias === 'auto')
+      throw new InvalidArgumentError(`backend alias '${alias}' is invalid`)
   }
   if (typeof d.load !== 'function' || typeof d.detect !== 'function') {
     throw new InvalidArgumentError(`backend '${d.type}' must have load() and detect() functions`)

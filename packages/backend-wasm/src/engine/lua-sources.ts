@@ -1,0 +1,99 @@
+/**
+ * Lua run by the engines around core's runtime. Both chunks are ours and
+ * run before any user code, with the full standard library still present.
+ */
+
+/**
+ * Removes what reaches outside the engine before the runtime takes its
+ * private copies of the libraries, so no grant can bring these back.
+ * wasmoon: `os.execute` is Emscripten's `system()` shim that calls Node's
+ * `child_process`; `os.exit` throws Emscripten's ExitStatus through the
+ * interpreter; `debug.debug` and the default `print` talk to the host's
+ * stdin/console. `io` stays: it only sees this VM's private in-memory FS.
+ */
+export const WASMOON_PRELUDE = `
+os.execute, os.exit = nil, nil
+if io then io.popen = nil end
+if debug then debug.debug = nil end
+if package then
+  package.loadlib, package.cpath = nil, ""
+  local s = package.searchers
+  if s then s[4], s[3] = nil, nil end
+end
+print = nil
+`
+
+/**
+ * fengari runs in the host's JS realm, so on Node its `io`, `os.execute`,
+ * `os.getenv`, `loadfile`/`dofile` and `require` of JS files are the host's
+ * real file system, shell, environment and module loader. All of it goes.
+ * `string.rep` is capped when a memory limit is set: fengari has no
+ * allocator hook, and rep is the one call that asks for gigabytes at once.
+ */
+export function fengariPrelude(repLimitBytes: number | undefined): string {
+  const cap =
+    repLimitBytes === undefined
+      ? ''
+      : `
+do
+  local rep, limit, floor = string.rep, ${Math.floor(repLimitBytes)}, math.floor
+  string.rep = function(s, n, sep)
+    local ls, ln = #tostring(s), tonumber(n) or 0
+    local lsep = sep and #tostring(sep) or 0
+    if ln > 0 and (ls + lsep) * floor(ln) > limit then error("not enough memory", 0) end
+    return rep(s, n, sep)
+  end
+end`
+  return `
+io, dofile, loadfile, print = nil, nil, nil, nil
+os.execute, os.exit, os.getenv, os.remove, os.rename, os.tmpname = nil, nil, nil, nil, nil, nil
+if debug then debug.debug = nil end
+if package then
+  package.loadlib, package.cpath, package.path, package.jspath = nil, "", "", ""
+  local s = package.searchers
+  if s then for i = #s, 3, -1 do s[i] = nil end end
+end
+${cap}
+`
+}
+
+/**
+ * Builds the VM object from the runtime module and returns the four entry
+ * points the host calls: each takes plain arguments, so the host never
+ * indexes a Lua table and reads back only strings.
+ *
+ * Arguments: M, emit, clock, host (table or nil), sandbox, grants ("a,b").
+ */
+export const BOOTSTRAP_LUA = `
+local M, emit, clock, host, sandbox, grants_text = ...
+local grants = {}
+for g in string.gmatch(grants_text, "[^,]+") do grants[#grants + 1] = g end
+local vm = M.new({ sandbox = sandbox, grants = grants, emit = emit, clock = clock, host = host })
+local function run(code, chunkname, echo, repl, timeout_ms, max_output)
+  return vm:exec(code, {
+    chunkname = chunkname, echo = echo, repl = repl, timeout_ms = timeout_ms, max_output = max_output,
+  })
+end
+local function mount(name, source)
+  local ok, err = vm:mount(name, source)
+  if ok then return nil end
+  return tostring(err)
+end
+local function reset() vm:reset() end
+local function info() return vm:info() end
+return run, mount, reset, info
+`
+
+/** Chunk name of the runtime: frames from it are exempt from the abort hook. */
+export const RUNTIME_CHUNKNAME = '=luavm-runtime'
+
+/** Result JSON for failures the runtime could not report itself. */
+export function syntheticResult(status: 'error' | 'memory', message: string): string {
+  return JSON.stringify({
+    status,
+    values: [],
+    truncated: false,
+    incomplete: false,
+    error: { message, kind: 'runtime' },
+  })
+}

@@ -1,0 +1,66 @@
+import type { LuaValue } from '@bioxen-luavm/core'
+
+/** Tables nested deeper than this are refused when passed to a host function. */
+export const MAX_DEPTH = 32
+
+/** Raised while converting a Lua argument that has no JSON form. */
+export class ConversionError extends Error {
+  override readonly name = 'ConversionError'
+}
+
+/**
+ * Builds the JSON-safe value of a Lua table from its raw entries, with the
+ * rules of core's `LuaValue`: keys 1..n in full make an array, anything else
+ * an object with stringified keys.
+ */
+export function tableValue(entries: Array<[LuaValue, LuaValue]>): LuaValue {
+  const n = entries.length
+  if (n > 0 && entries.every(([k]) => typeof k === 'number' && Number.isInteger(k) && k >= 1 && k <= n)) {
+    const array: LuaValue[] = new Array<LuaValue>(n)
+    for (const [k, v] of entries) array[(k as number) - 1] = v
+    return array
+  }
+  const object: Record<string, LuaValue> = {}
+  for (const [k, v] of entries) object[keyText(k)] = v
+  return object
+}
+
+function keyText(key: LuaValue): string {
+  return typeof key === 'string' ? key : JSON.stringify(key)
+}
+
+/** A Lua float as JSON-safe data: NaN and infinities become the strings core's `LuaValue` documents. */
+export function floatValue(x: number): LuaValue {
+  if (Number.isNaN(x)) return 'nan'
+  if (x === Number.POSITIVE_INFINITY) return 'inf'
+  if (x === Number.NEGATIVE_INFINITY) return '-inf'
+  return x
+}
+
+/** A Lua integer as JSON-safe data: beyond ±2^53 it becomes a decimal string so no digit is lost. */
+export function integerValue(x: bigint): LuaValue {
+  return x > 9007199254740992n || x < -9007199254740992n ? x.toString() : Number(x)
+}
+
+/**
+ * Serializes what a host function returned. Going through JSON gives every
+ * isolation mode the same rules (Dates become strings, functions vanish,
+ * `undefined` becomes nil); bigints become numbers or decimal strings.
+ */
+export function hostResultJson(value: unknown): string {
+  const text = JSON.stringify(value === undefined ? null : value, (_key, v: unknown) =>
+    typeof v === 'bigint' ? integerValue(v) : v,
+  )
+  return text === undefined ? 'null' : text
+}
+
+/** A short description of an error thrown by a host function, for the Lua error message. */
+export function describeThrown(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name
+  if (typeof error === 'string') return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}

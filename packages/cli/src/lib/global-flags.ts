@@ -1,0 +1,5 @@
+/** Flags every command sees. */
+export interface GlobalFlags {
+  config?: string
+  plugin?: string[]
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { cli } from './helpers.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'luavm-cli-cmd-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('bioxen-luavm backends', () => {
+  it('lists built-in backends with availability', async () => {
+    const r = await cli(['backends'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^TYPE\s+AVAILABLE/)
+    expect(r.stdout).toMatch(/^wasm\s+yes/m)
+    expect(r.stdout).toMatch(/^fengari\s+yes/m)
+    expect(r.stdout).toContain('default: wasm')
+  })
+
+  it('prints JSON with capabilities', async () => {
+    const list = JSON.parse((await cli(['backends', '--json'])).stdout)
+    const wasm = list.find((b: { type: string }) => b.type === 'wasm')
+    expect(wasm).toMatchObject({ available: true, capabilities: { sandboxed: true, memoryLimit: true } })
+  })
+})
+
+describe('bioxen-luavm config', () => {
+  it('shows the merged config with secrets redacted', async () => {
+    const file = join(dir, 'xcpng_config.json')
+    writeFileSync(file, JSON.stringify({ xapi_url: 'https://xcp.example:443', username: 'root', password: 'hunter2' }))
+    const r = await cli(['--config', file, 'config', 'show'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).not.toContain('hunter2')
+    expect(JSON.parse(r.stdout).backends.xcpng).toMatchObject({ username: 'root', password: '[redacted]' })
+  })
+
+  it('validates and names the bad key, exit 2', async () => {
+    const file = join(dir, 'bad.json')
+    writeFileSync(file, JSON.stringify({ backends: { wasm: { isolation: 'sideways' }, nope: {} } }))
+    const r = await cli(['--config', file, 'config', 'validate', '--json'])
+    expect(r.code).toBe(2)
+    const out = JSON.parse(r.stdout)
+    expect(out.valid).toBe(false)
+    expect(out.problems.join('\n')).toMatch(/backends\.wasm\.isolation/)
+    expect(out.problems.join('\n')).toMatch(/no backend 'nope'/)
+  })
+
+  it('says a good config is valid', async () => {
+    const file = join(dir, 'good.json')
+    writeFileSync(file, JSON.stringify({ defaultBackend: 'fengari' }))
+    expect(await cli(['--config', file, 'config', 'validate'])).toMatchObject({ code: 0, stdout: 'config is valid\n' })
+  })
+
+  it('fails clearly on a broken config file', async () => {
+    const file = join(dir, 'broken.json')
+    writeFileSync(file, '{ nope')
+    const r = await cli(['--config', file, 'config', 'show'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/is not valid JSON/)
+  })
+})
+
+describe('bioxen-luavm pkg', () => {
+  it('searches the catalog', async () => {
+    const r = await cli(['pkg', 'search', 'json'])
+    expect(r.stdout).toMatch(/lua-cjson/)
+    expect(r.stdout).toMatch(/dkjson/)
+    const pure = JSON.parse((await cli(['pkg', 'search', '--pure', '--json'])).stdout)
+    expect(pure.every((p: { pure: boolean }) => p.pure)).toBe(true)
+  })
+
+  it('lists profiles', async () => {
+    const r = await cli(['pkg', 'profiles'])
+    expect(r.stdout).toMatch(/^bio\s+bio_compute/m)
+  })
+})
+
+describe('plugins', () => {
+  it('loads a backend from --plugin and names a bad one', async () => {
+    const plugin = join(dir, 'echo-plugin.mjs')
+    writeFileSync(
+      plugin,
+      `export const echoBackend = { type: 'echo', description: 'test plugin', capabilities: { sandboxed: true, persistentState: false, sessions: false, packages: false, networking: false, memoryLimit: false, hardTimeout: false, remote: false }, detect: async () => ({ available: true, version: 'echo 1' }), load: async () => { throw new Error('not for running') } }\n`,
+    )
+    const r = await cli(['--plugin', plugin, 'backends', '--json'])
+    expect(JSON.parse(r.stdout).map((b: { type: string }) => b.type)).toContain('echo')
+    const bad = await cli(['--plugin', join(dir, 'missing.mjs'), 'backends'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('missing.mjs')
+    const empty = join(dir, 'empty.mjs')
+    writeFileSync(empty, 'export const x = 1\n')
+    expect((await cli(['--plugin', empty, 'backends'])).stderr).toMatch(/exports no backend descriptor/)
+  })
+})

@@ -1,0 +1,1032 @@
+-- luavm runtime: the one Lua-side runtime shared by every backend.
+--
+-- This chunk returns a module table M; it never relies on `require` to load
+-- itself, so hosts can load it from a string (wasmoon, fengari) or inline it
+-- into the pipe/SSH driver. It must run unchanged on Lua 5.1, 5.2, 5.3, 5.4,
+-- LuaJIT 2.1, fengari and wasmoon, so everything version-dependent is
+-- feature-detected below and the syntax stays 5.1-compatible (no goto, no
+-- integer division, no bitwise operators).
+--
+-- Load it under a chunkname no user chunk will use (e.g. "=luavm-runtime"):
+-- the deadline hook recognises runtime frames by their source and never
+-- raises inside them, so the runtime can finish its bookkeeping after an
+-- abort. User chunknames equal to it are rewritten by compile().
+--
+--   local vm = M.new{ sandbox = true, grants = {}, emit = fn(stream, bytes),
+--                     clock = fn() -> ms, host = table? }
+--   vm:exec(code, { chunkname, echo, repl, timeout_ms, max_output }) -> json
+--   vm:reset()   vm:mount(name, source) -> true | nil, err   vm:info() -> json
+
+local M = { VERSION = 1 }
+
+-- Private references, taken before any user code can run, so that later
+-- tampering with globals (non-sandbox mode) cannot change the runtime.
+local type, tostring, tonumber, select, next, ipairs = type, tostring, tonumber, select, next, ipairs
+local rawget, rawset, rawequal = rawget, rawset, rawequal
+local setmetatable, getmetatable = setmetatable, getmetatable
+local pcall, xpcall, error = pcall, xpcall, error
+local G = _G
+local string, table, math = string, table, math
+local sfind, ssub, sbyte, schar = string.find, string.sub, string.byte, string.char
+local sformat, sgsub, smatch, sgmatch = string.format, string.gsub, string.match, string.gmatch
+local concat, tsort = table.concat, table.sort
+local unpack = table.unpack or G.unpack
+local floor, huge = math.floor, math.huge
+local math_type = math.type
+local loadstring, setfenv, load = G.loadstring, G.setfenv, G.load
+local real_collectgarbage = G.collectgarbage
+local real_require = G.require
+local coroutine = G.coroutine
+local co_create, co_resume, co_running = coroutine.create, coroutine.resume, coroutine.running
+local jit_lib = type(G.jit) == "table" and G.jit or nil
+
+local function copy(t)
+  local c = {}
+  if type(t) == "table" then
+    for k, v in next, t do c[k] = v end
+  end
+  return c
+end
+
+-- Pristine copies of the libraries: sandbox envs are built from these, so
+-- a non-sandbox VM in the same lua_State cannot poison later sandboxes.
+local ORIG = {
+  string = copy(string), table = copy(table), math = copy(math),
+  coroutine = copy(coroutine),
+  utf8 = type(G.utf8) == "table" and copy(G.utf8) or nil,
+  bit32 = type(G.bit32) == "table" and copy(G.bit32) or nil,
+  bit = type(G.bit) == "table" and copy(G.bit) or nil,
+  os = type(G.os) == "table" and copy(G.os) or nil,
+  io = type(G.io) == "table" and copy(G.io) or nil,
+  debug = type(G.debug) == "table" and copy(G.debug) or nil,
+  package = type(G.package) == "table" and G.package or nil,
+  dofile = G.dofile, loadfile = G.loadfile,
+}
+local dbg = ORIG.debug
+local sethook = dbg and dbg.sethook
+local getinfo = dbg and dbg.getinfo
+local traceback = dbg and dbg.traceback
+local dgetmetatable = dbg and dbg.getmetatable or getmetatable
+
+-- Instructions between two deadline checks. Each check costs one clock()
+-- call; 1000 keeps a plain loop's overrun far below a millisecond on native
+-- Lua while the measured overhead on fib(27) stays within noise.
+local HOOK_COUNT = 1000
+M.HOOK_COUNT = HOOK_COUNT
+
+-- Flush buffered output to the host past this many bytes: a print flood
+-- then costs one host call per 16 KiB, not one per print.
+local FLUSH_AT = 16384
+
+local RUNTIME_SOURCE, RUNTIME_SHORT_SRC
+if getinfo then
+  local info = getinfo(1, "S")
+  if info then RUNTIME_SOURCE, RUNTIME_SHORT_SRC = info.source, info.short_src end
+end
+
+-- 5.2+ (and LuaJIT) `load` accepts a mode and an env; 5.1 needs loadstring + setfenv.
+local LOAD_ENV = false
+if load then
+  local ok, f = pcall(load, "return LUAVM_PROBE", "=probe", "t", { LUAVM_PROBE = 1 })
+  LOAD_ENV = ok and type(f) == "function" and f() == 1
+end
+
+-- 5.1's xpcall forwards no extra arguments to the protected function.
+local XPCALL_ARGS = select(2, xpcall(function(a) return a end, function(e) return e end, 42)) == 42
+
+local FROZEN_TAG = "luavm: the string metatable is locked"
+
+-- Per-lua_State execution state. Hooks are per thread (global on LuaJIT) and
+-- only one exec runs at a time, so this lives at module level.
+local S = {
+  active = nil,     -- the VM whose exec is running
+  cur = nil,        -- that exec's output state
+  deadline = nil,   -- clock() value past which the run is aborted
+  clock = nil,
+  aborting = nil,   -- "timeout" | "output-limit" once an abort started
+  main = nil,       -- thread running the exec (5.2+), re-armed on abort
+  tb = nil,         -- traceback captured by the message handler
+}
+
+-- The error object raised on abort. Only the S.aborting flag is trusted;
+-- user code that somehow keeps this object cannot fake an abort.
+local SENTINEL = setmetatable({}, { __tostring = function() return "luavm: execution aborted" end })
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+---------------------------------------------------------------------------
+-- Deadline hook (the "Redis technique"): on expiry set a flag, raise the
+-- sentinel, and re-arm with count = 1 so the error re-fires right after any
+-- pcall catches it. Runtime frames are exempt so the runtime can clean up.
+---------------------------------------------------------------------------
+local hook
+hook = function()
+  if not S.active then
+    sethook()
+    return
+  end
+  if not S.aborting then
+    local d = S.deadline
+    if not d or S.clock() < d then return end
+    S.aborting = "timeout"
+    sethook(hook, "", 1)
+  end
+  local info = getinfo(2, "S")
+  if info and info.source == RUNTIME_SOURCE then return end
+  error(SENTINEL, 0)
+end
+
+local function abort(reason)
+  if not S.aborting then
+    S.aborting = reason
+    if sethook then
+      sethook(hook, "", 1)
+      if S.main then sethook(S.main, hook, "", 1) end
+    end
+  end
+  error(SENTINEL, 0)
+end
+
+local function arm(co)
+  if sethook and S.active and (S.deadline or S.aborting) then
+    sethook(co, hook, "", S.aborting and 1 or HOOK_COUNT)
+  end
+end
+
+-- Results of protected calls pass through here: while aborting, a caught
+-- abort is re-raised instead of being returned to user code.
+local function repack(ok, ...)
+  if S.aborting then error(SENTINEL, 0) end
+  return ok, ...
+end
+
+local function wrapped_pcall(f, ...)
+  return repack(pcall(f, ...))
+end
+
+local function wrapped_xpcall(f, h, ...)
+  if type(h) ~= "function" then
+    error("bad argument #2 to 'xpcall' (function expected, got " .. type(h) .. ")", 2)
+  end
+  local hh = function(e)
+    if S.aborting then return e end
+    return h(e)
+  end
+  if XPCALL_ARGS then return repack(xpcall(f, hh, ...)) end
+  local args = pack(...)
+  return repack(xpcall(function() return f(unpack(args, 1, args.n)) end, hh))
+end
+
+local function wrapped_create(f)
+  local co = co_create(f)
+  arm(co)
+  return co
+end
+
+local function wrapped_resume(co, ...)
+  if type(co) == "thread" then arm(co) end
+  return repack(co_resume(co, ...))
+end
+
+local function wrap_ret(ok, ...)
+  if ok then return ... end
+  error((...), 0)
+end
+
+local function wrapped_wrap(f)
+  local co = wrapped_create(f)
+  return function(...)
+    return wrap_ret(wrapped_resume(co, ...))
+  end
+end
+
+---------------------------------------------------------------------------
+-- Compilation
+---------------------------------------------------------------------------
+local function compile(src, name, env, binary_ok)
+  if name == RUNTIME_SOURCE then name = name .. "'" end
+  if not binary_ok and sbyte(src, 1) == 27 then
+    return nil, "attempt to load a binary chunk (mode is 't')"
+  end
+  if LOAD_ENV then return load(src, name, binary_ok and "bt" or "t", env) end
+  local f, err = loadstring(src, name)
+  if f and env ~= nil then setfenv(f, env) end
+  return f, err
+end
+
+local function is_incomplete(msg)
+  return type(msg) == "string" and (ssub(msg, -5) == "<eof>" or ssub(msg, -7) == "'<eof>'")
+end
+
+---------------------------------------------------------------------------
+-- JSON encoding (raw access only: no metamethod is ever called)
+---------------------------------------------------------------------------
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\" }
+for i = 0, 31 do ESC[schar(i)] = sformat("\\u%04x", i) end
+ESC[schar(127)] = "\\u007f"
+local ESC_PAT = '[%z\1-\31"\\\127]'
+if sfind("\0", ESC_PAT) ~= 1 then ESC_PAT = '[\0-\31"\\\127]' end
+
+local function jstr(s)
+  return '"' .. (sgsub(s, ESC_PAT, ESC)) .. '"'
+end
+
+local TWO53 = 9007199254740992
+
+-- Numbers as JSON text; the second result says whether it must be quoted.
+local function numtext(x)
+  if x ~= x then return "nan", true end
+  if x == huge then return "inf", true end
+  if x == -huge then return "-inf", true end
+  if math_type and math_type(x) == "integer" then
+    return sformat("%d", x), (x > TWO53 or x < -TWO53)
+  end
+  local s = sformat("%.14g", x)
+  if tonumber(s) ~= x then s = sformat("%.17g", x) end
+  return s, false
+end
+
+local function jnum(x)
+  local s, quoted = numtext(x)
+  if quoted then return '"' .. s .. '"' end
+  return s
+end
+
+local MAX_DEPTH, MAX_ITEMS = 32, 10000
+
+local function keytext(k)
+  local tk = type(k)
+  if tk == "string" then return k end
+  if tk == "number" then return (numtext(k)) end
+  if tk == "boolean" then return k and "true" or "false" end
+  return "<" .. tk .. ">"
+end
+
+local encode
+encode = function(v, st, depth)
+  local buf = st.buf
+  local tv = type(v)
+  st.items = st.items + 1
+  if tv == "string" then buf[#buf + 1] = jstr(v)
+  elseif tv == "number" then buf[#buf + 1] = jnum(v)
+  elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
+  elseif tv == "nil" then buf[#buf + 1] = "null"
+  elseif tv == "table" then
+    if depth > MAX_DEPTH then buf[#buf + 1] = '"<truncated>"'; return end
+    if st.seen[v] then buf[#buf + 1] = '"<cycle>"'; return end
+    st.seen[v] = true
+    local count, maxk, is_array = 0, 0, true
+    local k = next(v)
+    while k ~= nil do
+      count = count + 1
+      if is_array then
+        if type(k) == "number" and k >= 1 and k < huge and floor(k) == k then
+          if k > maxk then maxk = k end
+        else
+          is_array = false
+        end
+      end
+      k = next(v, k)
+    end
+    if count > 0 and is_array and maxk == count then
+      buf[#buf + 1] = "["
+      for i = 1, count do
+        if i > 1 then buf[#buf + 1] = "," end
+        if st.items >= MAX_ITEMS then buf[#buf + 1] = '"<truncated>"'; break end
+        encode(rawget(v, i), st, depth + 1)
+      end
+      buf[#buf + 1] = "]"
+    else
+      buf[#buf + 1] = "{"
+      local first = true
+      k = next(v)
+      while k ~= nil do
+        if not first then buf[#buf + 1] = "," end
+        first = false
+        if st.items >= MAX_ITEMS then buf[#buf + 1] = '"<truncated>":"<truncated>"'; break end
+        buf[#buf + 1] = jstr(keytext(k))
+        buf[#buf + 1] = ":"
+        encode(rawget(v, k), st, depth + 1)
+        k = next(v, k)
+      end
+      buf[#buf + 1] = "}"
+    end
+    st.seen[v] = nil
+  else
+    buf[#buf + 1] = '"<' .. tv .. '>"'
+  end
+end
+
+local function encode_values(res, first, last)
+  local st = { buf = { "[" }, items = 0, seen = {} }
+  for i = first, last do
+    if i > first then st.buf[#st.buf + 1] = "," end
+    if st.items >= MAX_ITEMS then st.buf[#st.buf + 1] = '"<truncated>"'; break end
+    encode(res[i], st, 1)
+  end
+  st.buf[#st.buf + 1] = "]"
+  return concat(st.buf)
+end
+
+local function result_json(status, values, truncated, incomplete, err)
+  local parts = {
+    '{"status":', jstr(status), ',"values":', values or "[]",
+    ',"truncated":', truncated and "true" or "false",
+    ',"incomplete":', incomplete and "true" or "false",
+  }
+  if err then
+    parts[#parts + 1] = ',"error":{"message":' .. jstr(err.message)
+    if err.line then parts[#parts + 1] = ',"line":' .. sformat("%d", err.line) end
+    if err.traceback then parts[#parts + 1] = ',"traceback":' .. jstr(err.traceback) end
+    parts[#parts + 1] = ',"kind":' .. jstr(err.kind) .. "}"
+  end
+  parts[#parts + 1] = "}"
+  return concat(parts)
+end
+
+---------------------------------------------------------------------------
+-- Output routing: buffered in Lua, capped, flushed to the host's emit.
+---------------------------------------------------------------------------
+local function safe_emit(vm, stream, bytes)
+  pcall(vm.emit, stream, bytes)
+end
+
+local function flush(vm, cur)
+  local n = cur.n
+  if n == 0 then return end
+  local pieces, streams = cur.pieces, cur.streams
+  local i = 1
+  while i <= n do
+    local stream, j = streams[i], i
+    while j < n and streams[j + 1] == stream do j = j + 1 end
+    safe_emit(vm, stream, concat(pieces, "", i, j))
+    i = j + 1
+  end
+  cur.pieces, cur.streams, cur.n, cur.buffered = {}, {}, 0, 0
+end
+
+local function out_write(vm, stream, s)
+  if #s == 0 then return end
+  local cur = S.cur
+  if S.active ~= vm or not cur then
+    -- Outside an exec (a host calling into Lua directly): no cap applies.
+    safe_emit(vm, stream, s)
+    return
+  end
+  local over = false
+  if cur.max then
+    local room = cur.max - cur.total
+    if #s > room then
+      s = room > 0 and ssub(s, 1, room) or ""
+      over = true
+    end
+  end
+  if #s > 0 then
+    local n = cur.n + 1
+    cur.n, cur.pieces[n], cur.streams[n] = n, s, stream
+    cur.buffered, cur.total = cur.buffered + #s, cur.total + #s
+    if cur.buffered >= FLUSH_AT then flush(vm, cur) end
+  end
+  if over then
+    cur.truncated = true
+    abort("output-limit")
+  end
+end
+
+local function make_print(vm)
+  return function(...)
+    local n = select("#", ...)
+    local parts = { ... }
+    for i = 1, n do
+      local s = tostring(parts[i])
+      if type(s) ~= "string" then error("'tostring' must return a string to 'print'", 2) end
+      parts[i] = s
+    end
+    out_write(vm, 1, concat(parts, "\t", 1, n) .. "\n")
+  end
+end
+
+-- io.write's number formatting (integers as %d, floats as %.14g), which
+-- differs from tostring on 5.3+ (io.write(1.0) writes "1").
+local function make_write(vm, stream)
+  return function(...)
+    local n = select("#", ...)
+    local parts = { ... }
+    for i = 1, n do
+      local v = parts[i]
+      local tv = type(v)
+      if tv == "number" then
+        parts[i] = (math_type and math_type(v) == "integer") and sformat("%d", v) or sformat("%.14g", v)
+      elseif tv ~= "string" then
+        error(sformat("bad argument #%d to 'write' (string expected, got %s)", i, tv), 2)
+      end
+    end
+    out_write(vm, stream, concat(parts, "", 1, n))
+  end
+end
+
+local function make_file(name, methods)
+  local mt = {
+    __index = methods, __name = "FILE*", __metatable = false,
+    __tostring = function() return "file (luavm " .. name .. ")" end,
+  }
+  return setmetatable({}, mt)
+end
+
+local function no_lines() return function() return nil end end
+
+-- A stdout/stderr stand-in whose writes go to the capture buffer.
+local function make_out_file(vm, stream, name)
+  local w = make_write(vm, stream)
+  local f
+  f = make_file(name, {
+    write = function(self, ...) w(...); return self end,
+    flush = function(self) return self end,
+    setvbuf = function() return true end,
+    close = function() return nil, "cannot close standard file" end,
+    seek = function() return nil, "Illegal seek", 29 end,
+    lines = no_lines,
+    read = function() return nil, "Bad file descriptor", 9 end,
+  })
+  return f
+end
+
+-- Reading "stdin" yields nothing: the real stdin may be the driver's frame
+-- channel, which user code must never consume.
+local function empty_read(...)
+  local n = select("#", ...)
+  if n == 0 then return nil end
+  local out = {}
+  for i = 1, n do
+    local fmt = select(i, ...)
+    if fmt == "a" or fmt == "*a" then out[i] = "" else out[i] = nil; n = i; break end
+  end
+  return unpack(out, 1, n)
+end
+
+local function make_in_file()
+  return make_file("stdin", {
+    read = function(self, ...) return empty_read(...) end,
+    lines = no_lines,
+    close = function() return nil, "cannot close standard file" end,
+    flush = function(self) return self end,
+    setvbuf = function() return true end,
+    seek = function() return nil, "Illegal seek", 29 end,
+    write = function() return nil, "Bad file descriptor", 9 end,
+  })
+end
+
+-- An io table routed to the capture buffer and cut off from stdin, built on
+-- top of `base` (the full library for non-sandbox VMs and the `io` grant).
+local function routed_io(vm, base)
+  local io = base
+  local out, err, inp = make_out_file(vm, 1, "stdout"), make_out_file(vm, 2, "stderr"), make_in_file()
+  local cur_out, cur_in = out, inp
+  local real_io = ORIG.io or {}
+  local real_open, real_type, real_lines = real_io.open, real_io.type, real_io.lines
+  io.stdout, io.stderr, io.stdin = out, err, inp
+  io.write = function(...) return cur_out:write(...) end
+  io.read = function(...) return cur_in:read(...) end
+  io.output = function(f)
+    if f == nil then return cur_out end
+    if type(f) == "string" then
+      local h, e = real_open(f, "w")
+      if not h then error(e, 2) end
+      f = h
+    end
+    cur_out = f
+    return f
+  end
+  io.input = function(f)
+    if f == nil then return cur_in end
+    if type(f) == "string" then
+      local h, e = real_open(f, "r")
+      if not h then error(e, 2) end
+      f = h
+    end
+    cur_in = f
+    return f
+  end
+  io.lines = function(name, ...)
+    if name == nil then return cur_in:lines(...) end
+    return real_lines(name, ...)
+  end
+  io.type = function(f)
+    if f == out or f == err or f == inp then return "file" end
+    if real_type then return real_type(f) end
+    return nil
+  end
+  io.close = function(f)
+    if f == nil then return cur_out:close() end
+    return f:close()
+  end
+  return io, out
+end
+
+---------------------------------------------------------------------------
+-- The sandbox
+---------------------------------------------------------------------------
+local KNOWN_GRANTS = {
+  io = true, os = true, debug = true, package = true, require = true,
+  ["string.dump"] = true, collectgarbage = true, dofile = true, loadfile = true,
+  ["load.binary"] = true,
+}
+
+-- The string library as seen through string values (`("x"):upper()`):
+-- read-only and without dump, so neither tampering nor bytecode leaks.
+local STRING_SAFE = copy(ORIG.string)
+STRING_SAFE.dump = nil
+local STRING_PROXY = setmetatable({}, {
+  __index = STRING_SAFE,
+  __newindex = function() error("the string library seen through strings is read-only", 2) end,
+  __metatable = false,
+})
+local FROZEN_MARKER = setmetatable({}, {
+  __newindex = function() error("the string metatable is locked", 2) end,
+  __metatable = FROZEN_TAG,
+})
+
+-- Once per lua_State: tampering through getmetatable("") must not reach
+-- later execs or other VMs. Idempotent across runtime instances too.
+local function lock_string_metatable()
+  local smt = dgetmetatable("")
+  if type(smt) ~= "table" then return end
+  if rawget(smt, "__metatable") ~= nil or getmetatable(smt) == FROZEN_TAG then return end
+  rawset(smt, "__index", STRING_PROXY)
+  rawset(smt, "__metatable", FROZEN_MARKER)
+end
+
+local function make_load(vm)
+  return function(chunk, name, mode, ...)
+    local has_env, env = select("#", ...) > 0, ...
+    if type(chunk) == "function" then
+      -- Reader functions are drained here so the text-mode check sees the
+      -- whole chunk, not just its first piece.
+      local parts = {}
+      while true do
+        local piece = chunk()
+        if piece == nil or piece == "" then break end
+        if type(piece) ~= "string" then return nil, "reader function must return a string" end
+        parts[#parts + 1] = piece
+      end
+      chunk = concat(parts)
+      if name == nil then name = "=(load)" end
+    elseif type(chunk) ~= "string" then
+      error("bad argument #1 to 'load' (string expected, got " .. type(chunk) .. ")", 2)
+    end
+    if name == nil then name = chunk elseif type(name) ~= "string" then name = tostring(name) end
+    local binary_ok = vm.binary_ok and mode ~= "t"
+    if not has_env then env = vm.env end
+    if LOAD_ENV then
+      if name == RUNTIME_SOURCE then name = name .. "'" end
+      if not binary_ok and sbyte(chunk, 1) == 27 then
+        return nil, "attempt to load a binary chunk (mode is 't')"
+      end
+      return load(chunk, name, binary_ok and (mode or "bt") or "t", env)
+    end
+    return compile(chunk, name, env, binary_ok)
+  end
+end
+
+local function make_require(vm)
+  return function(name)
+    if type(name) ~= "string" then
+      error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+    end
+    local loaded = vm.loaded
+    local v = loaded[name]
+    if v ~= nil then return v end
+    local src = vm.mounts[name]
+    if src == nil then
+      if vm.grants.require and real_require then return real_require(name) end
+      error("module '" .. name .. "' not found (only modules mounted by the host can be required)", 2)
+    end
+    local f, err = compile(src, "=" .. name, vm.env, false)
+    if not f then error("error loading module '" .. name .. "':\n\t" .. tostring(err), 2) end
+    local r = f(name)
+    if r == nil then r = loaded[name] end
+    if r == nil then r = true end
+    loaded[name] = r
+    return r
+  end
+end
+
+local function sandbox_collectgarbage(opt)
+  if opt == "count" then
+    if real_collectgarbage then
+      local ok, kb, extra = pcall(real_collectgarbage, "count")
+      if ok and type(kb) == "number" then return kb, extra end
+    end
+    return 0
+  end
+  error("collectgarbage: only \"count\" is allowed in the sandbox", 2)
+end
+
+-- __gc finalizers run with hooks disabled on every PUC Lua (lgc.c GCTM sets
+-- allowhook = 0), so a finalizer loop could never be cut by the deadline.
+-- The sandbox refuses them instead.
+local function sandbox_setmetatable(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not allowed in the sandbox", 2)
+  end
+  return setmetatable(t, mt)
+end
+
+local BASE_NAMES = {
+  "assert", "error", "ipairs", "next", "pairs", "select", "tonumber", "tostring",
+  "type", "rawequal", "rawget", "rawset", "rawlen", "getmetatable", "unpack", "_VERSION",
+}
+local ORIG_BASE = {}
+for i = 1, #BASE_NAMES do ORIG_BASE[BASE_NAMES[i]] = G[BASE_NAMES[i]] end
+
+local function sandbox_loadfile(vm)
+  local real = ORIG.loadfile
+  return function(path, mode, ...)
+    if type(path) ~= "string" then
+      error("bad argument #1 to 'loadfile' (file name expected; stdin is not available)", 2)
+    end
+    local has_env, env = select("#", ...) > 0, ...
+    if not has_env then env = vm.env end
+    local m = vm.binary_ok and (mode or "bt") or "t"
+    if LOAD_ENV then return real(path, m, env) end
+    local f, err = real(path)
+    if not f then return nil, err end
+    if setfenv and env ~= nil then setfenv(f, env) end
+    return f
+  end
+end
+
+local function build_sandbox(vm)
+  local env = {}
+  for k, v in next, ORIG_BASE do env[k] = v end
+  local grants = vm.grants
+  env.pcall, env.xpcall = wrapped_pcall, wrapped_xpcall
+  env.print = vm.print
+  env.setmetatable = sandbox_setmetatable
+  env.load = make_load(vm)
+  if loadstring then
+    local l = env.load
+    env.loadstring = function(s, name)
+      if type(s) ~= "string" then
+        error("bad argument #1 to 'loadstring' (string expected, got " .. type(s) .. ")", 2)
+      end
+      return l(s, name)
+    end
+  end
+  env.math = copy(ORIG.math)
+  env.table = copy(ORIG.table)
+  if ORIG.utf8 then env.utf8 = copy(ORIG.utf8) end
+  if ORIG.bit32 then env.bit32 = copy(ORIG.bit32) end
+  if ORIG.bit then env.bit = copy(ORIG.bit) end
+  env.string = copy(ORIG.string)
+  if not grants["string.dump"] then env.string.dump = nil end
+  local co = copy(ORIG.coroutine)
+  co.create, co.resume, co.wrap = wrapped_create, wrapped_resume, wrapped_wrap
+  env.coroutine = co
+  local os_lib = ORIG.os or {}
+  if grants.os then
+    env.os = copy(os_lib)
+  else
+    env.os = { clock = os_lib.clock, time = os_lib.time, date = os_lib.date, difftime = os_lib.difftime }
+  end
+  if grants.io and ORIG.io then
+    env.io = routed_io(vm, copy(ORIG.io))
+  else
+    local out, err = make_out_file(vm, 1, "stdout"), make_out_file(vm, 2, "stderr")
+    env.io = { stdout = out, stderr = err, write = function(...) return out:write(...) end }
+  end
+  env.collectgarbage = grants.collectgarbage and real_collectgarbage or sandbox_collectgarbage
+  if grants.debug and ORIG.debug then env.debug = copy(ORIG.debug) end
+  if grants.package and ORIG.package then env.package = ORIG.package end
+  env.require = make_require(vm)
+  if grants.loadfile and ORIG.loadfile then env.loadfile = sandbox_loadfile(vm) end
+  if grants.dofile and ORIG.loadfile then
+    local lf = sandbox_loadfile(vm)
+    env.dofile = function(path)
+      local f, err = lf(path)
+      if not f then error(err, 2) end
+      return f()
+    end
+  end
+  if vm.host ~= nil then env.host = vm.host end
+  env._G = env
+  return env
+end
+
+---------------------------------------------------------------------------
+-- Non-sandbox mode: the real _G, with output routed and stdin cut off.
+---------------------------------------------------------------------------
+local function route_globals(vm)
+  G.print = vm.print
+  G.pcall, G.xpcall = wrapped_pcall, wrapped_xpcall
+  coroutine.create, coroutine.resume, coroutine.wrap = wrapped_create, wrapped_resume, wrapped_wrap
+  if type(G.io) == "table" then routed_io(vm, G.io) end
+end
+
+local function snapshot(t)
+  local s = {}
+  for k, v in next, t do s[k] = v end
+  return s
+end
+
+local function restore(t, snap)
+  local k = next(t)
+  while k ~= nil do
+    local nk = next(t, k)
+    if snap[k] == nil then rawset(t, k, nil) end
+    k = nk
+  end
+  for key, v in next, snap do rawset(t, key, v) end
+end
+
+---------------------------------------------------------------------------
+-- Errors
+---------------------------------------------------------------------------
+local function handler(e)
+  if S.aborting then return e end
+  if traceback then S.tb = traceback("", 2) end
+  return e
+end
+
+local function error_message(e)
+  local te = type(e)
+  if te == "string" then return e end
+  if te == "number" then return tostring(e) end
+  local mt = dgetmetatable(e)
+  if type(mt) == "table" and rawget(mt, "__tostring") ~= nil then
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == "string" then return s end
+  end
+  return "(error object is a " .. te .. " value)"
+end
+
+-- Keeps only the user's frames: everything below the exec's own main chunk
+-- (the runtime, the driver, the host) is cut, and runtime frames in between
+-- (wrapped pcall, print, require) are dropped.
+local function clean_traceback(tb, chunkname)
+  if type(tb) ~= "string" then return nil end
+  if ssub(tb, 1, 1) == "\n" then tb = ssub(tb, 2) end
+  local lines = {}
+  for line in sgmatch(tb .. "\n", "(.-)\n") do lines[#lines + 1] = line end
+  local main = "\t" .. chunkname .. ":"
+  for i = #lines, 2, -1 do
+    local l = lines[i]
+    if ssub(l, 1, #main) == main and sfind(l, "^%d+: in main chunk$", #main + 1) then
+      for j = #lines, i + 1, -1 do lines[j] = nil end
+      break
+    end
+  end
+  local kept = {}
+  local prefix = RUNTIME_SHORT_SRC and ("\t" .. RUNTIME_SHORT_SRC .. ":")
+  for i = 1, #lines do
+    local l = lines[i]
+    if not (prefix and ssub(l, 1, #prefix) == prefix) then kept[#kept + 1] = l end
+  end
+  while #kept > 1 do
+    local last = kept[#kept]
+    if sfind(last, "^%s*%[C%]:") or sfind(last, "^%s*%(%.%.%.tail calls%.%.%.%)") then
+      kept[#kept] = nil
+    else
+      break
+    end
+  end
+  return concat(kept, "\n")
+end
+
+local function error_line(msg, chunkname)
+  local prefix = chunkname .. ":"
+  if ssub(msg, 1, #prefix) ~= prefix then return nil end
+  local line = smatch(msg, "^(%d+):", #prefix + 1)
+  return line and tonumber(line) or nil
+end
+
+local function int_bits()
+  local mi = math.maxinteger
+  if not math_type or type(mi) ~= "number" then return nil end
+  if mi == 2147483647 then return 32 end
+  if mi > TWO53 then return 64 end
+  return nil
+end
+
+---------------------------------------------------------------------------
+-- The VM object
+---------------------------------------------------------------------------
+local VM = {}
+VM.__index = VM
+
+local function default_clock()
+  local c = ORIG.os and ORIG.os.clock
+  return c and (c() * 1000) or 0
+end
+
+function M.new(opts)
+  opts = opts or {}
+  local vm = setmetatable({}, VM)
+  vm.sandbox = opts.sandbox ~= false
+  vm.emit = type(opts.emit) == "function" and opts.emit or function() end
+  vm.clock = type(opts.clock) == "function" and opts.clock or default_clock
+  vm.host = opts.host
+  vm.grants = {}
+  vm.mounts = {}
+  vm.loaded = {}
+  for _, g in ipairs(opts.grants or {}) do
+    if not KNOWN_GRANTS[g] then
+      local names = {}
+      for k in next, KNOWN_GRANTS do names[#names + 1] = k end
+      tsort(names)
+      error("unknown grant '" .. tostring(g) .. "' (allowed: " .. concat(names, ", ") .. ")", 2)
+    end
+    vm.grants[g] = true
+  end
+  vm.binary_ok = vm.sandbox and vm.grants["load.binary"] or not vm.sandbox
+  vm.print = make_print(vm)
+  if vm.sandbox then
+    lock_string_metatable()
+    vm.env = build_sandbox(vm)
+  else
+    vm.env = G
+    route_globals(vm)
+    vm.snap_g = snapshot(G)
+    vm.snap_gmt = getmetatable(G)
+    if ORIG.package and type(ORIG.package.loaded) == "table" then
+      vm.snap_loaded = snapshot(ORIG.package.loaded)
+    end
+  end
+  return vm
+end
+
+local function new_output_state(max)
+  max = tonumber(max)
+  if max and max < 0 then max = 0 end
+  return { pieces = {}, streams = {}, n = 0, buffered = 0, total = 0, max = max and floor(max), truncated = false }
+end
+
+local function finish(vm, jit_was_on)
+  if sethook then
+    sethook()
+    if S.main then sethook(S.main) end
+  end
+  if jit_was_on then jit_lib.on() end
+  local cur = S.cur
+  S.active, S.cur, S.aborting, S.deadline, S.clock, S.main, S.tb = nil, nil, nil, nil, nil, nil, nil
+  if cur then flush(vm, cur) end
+  return cur
+end
+
+local function exec_impl(vm, code, o, state)
+  if type(code) ~= "string" then code = tostring(code) end
+  local chunkname = o.chunkname
+  if type(chunkname) ~= "string" or chunkname == "" then chunkname = "chunk" end
+  local echo = o.echo ~= false
+  local cur = new_output_state(o.max_output)
+  S.active, S.cur, S.aborting, S.tb = vm, cur, nil, nil
+  S.clock = vm.clock
+  local main = co_running and co_running()
+  if type(main) == "thread" then S.main = main end
+  local timeout = tonumber(o.timeout_ms)
+  if timeout and timeout > 0 and sethook then
+    S.deadline = vm.clock() + timeout
+    if jit_lib and jit_lib.status() then
+      -- LuaJIT never calls hooks from compiled traces: run interpreted.
+      state.jit_was_on = true
+      jit_lib.off()
+      jit_lib.flush()
+    end
+    sethook(hook, "", HOOK_COUNT)
+  end
+
+  local name = "=" .. chunkname
+  local env, binary_ok = vm.env, vm.binary_ok
+  local fn, cerr, incomplete
+  if o.repl then
+    if ssub(code, 1, 1) == "=" then
+      fn, cerr = compile("return " .. ssub(code, 2), name, env, binary_ok)
+    else
+      fn = compile("return " .. code, name, env, binary_ok)
+      if not fn then fn, cerr = compile(code, name, env, binary_ok) end
+    end
+    if not fn and is_incomplete(cerr) then incomplete = true end
+  else
+    fn, cerr = compile(code, name, env, binary_ok)
+  end
+
+  local status, values, err = "ok", nil, nil
+  if incomplete then
+    status = "ok"
+  elseif not fn then
+    cerr = tostring(cerr)
+    if cerr == "not enough memory" then
+      status, err = "memory", { message = cerr, kind = "syntax" }
+    else
+      status, err = "error", { message = cerr, kind = "syntax", line = error_line(cerr, chunkname) }
+    end
+  else
+    local res = pack(xpcall(fn, handler))
+    local ok, e = res[1], res[2]
+    if ok and echo and res.n > 1 then
+      ok, e = xpcall(function() vm.print(unpack(res, 2, res.n)) end, handler)
+    end
+    if S.aborting then
+      status = S.aborting
+    elseif ok then
+      values = encode_values(res, 2, res.n)
+    elseif e == "not enough memory" then
+      status, err = "memory", { message = e, kind = "runtime" }
+    else
+      local tb = S.tb
+      local msg = error_message(e)
+      if S.aborting then
+        status = S.aborting
+      else
+        status = "error"
+        err = { message = msg, kind = "runtime", line = error_line(msg, chunkname), traceback = clean_traceback(tb, chunkname) }
+      end
+    end
+  end
+  if status == "timeout" then
+    err = { message = sformat("execution timed out after %s ms", numtext(timeout)), kind = "runtime" }
+  elseif status == "output-limit" then
+    err = { message = sformat("output limit of %d bytes exceeded", cur.max or 0), kind = "runtime" }
+  end
+  finish(vm, state.jit_was_on)
+  return result_json(status, values, cur.truncated, incomplete, err)
+end
+
+--- Runs `code`; never throws; returns one JSON string (see header).
+function VM:exec(code, o)
+  if S.active then
+    return result_json("error", nil, false, false,
+      { message = "luavm: exec is not reentrant (another exec is running in this Lua state)", kind = "runtime" })
+  end
+  local state = {}
+  local ok, res = pcall(exec_impl, self, code, type(o) == "table" and o or {}, state)
+  if ok then return res end
+  local cur = finish(self, state.jit_was_on)
+  local msg = "luavm runtime failure: " .. error_message(res)
+  local status = res == "not enough memory" and "memory" or "error"
+  return result_json(status, nil, cur and cur.truncated, false, { message = msg, kind = "runtime" })
+end
+
+--- Drops user state: a fresh env (sandbox) or the globals as they were at
+--- `new` (non-sandbox). Mounted module sources persist; their loaded
+--- instances do not, since they were bound to the old env.
+function VM:reset()
+  self.loaded = {}
+  if self.sandbox then
+    self.env = build_sandbox(self)
+  else
+    restore(G, self.snap_g)
+    setmetatable(G, self.snap_gmt)
+    route_globals(self)
+    self.snap_g = snapshot(G)
+    if self.snap_loaded then restore(ORIG.package.loaded, self.snap_loaded) end
+    for name in next, self.mounts do self:mount(name, self.mounts[name]) end
+  end
+end
+
+--- Makes a pure-Lua module available to `require`. Returns true, or nil and
+--- a message when the name is invalid or the source does not compile.
+function VM:mount(name, source)
+  if type(name) ~= "string" or not sfind(name, "^[%w_][%w_%.%-]*$") then
+    return nil, "invalid module name " .. jstr(tostring(name))
+  end
+  if type(source) ~= "string" then return nil, "module source must be a string" end
+  local f, err = compile(source, "=" .. name, self.env, false)
+  if not f then return nil, tostring(err) end
+  self.mounts[name] = source
+  if self.sandbox then
+    self.loaded[name] = nil
+  else
+    local pkg = ORIG.package
+    if pkg then
+      local env = self.env
+      pkg.preload[name] = function(...)
+        local chunk, e = compile(source, "=" .. name, env, false)
+        if not chunk then error(e, 2) end
+        return chunk(...)
+      end
+      pkg.loaded[name] = nil
+    end
+  end
+  return true
+end
+
+--- Facts about the interpreter, as JSON.
+function VM:info()
+  local bits = int_bits()
+  return concat({
+    '{"lua":', jstr(tostring(G._VERSION or _VERSION)),
+    ',"jit":', (jit_lib and type(jit_lib.version) == "string") and jstr(jit_lib.version) or "null",
+    ',"int_bits":', bits and sformat("%d", bits) or "null",
+    ',"sandbox":', self.sandbox and "true" or "false",
+    ',"hooks":', sethook and "true" or "false",
+    "}",
+  })
+end
+
+M.encode_values = function(...)
+  local res = pack(...)
+  return encode_values(res, 1, res.n)
+end
+
+return M
