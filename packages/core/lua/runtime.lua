@@ -13,7 +13,7 @@
 -- abort. User chunknames equal to it are rewritten by compile().
 --
 --   local vm = M.new{ sandbox = true, grants = {}, emit = fn(stream, bytes),
---                     clock = fn() -> ms, host = table? }
+--                     clock = fn() -> ms, host = table?, hook_count = n? }
 --   vm:exec(code, { chunkname, echo, repl, timeout_ms, max_output }) -> json
 --   vm:reset()   vm:mount(name, source) -> true | nil, err   vm:info() -> json
 
@@ -68,10 +68,13 @@ local getinfo = dbg and dbg.getinfo
 local traceback = dbg and dbg.traceback
 local dgetmetatable = dbg and dbg.getmetatable or getmetatable
 
--- Instructions between two deadline checks. Each check costs one clock()
--- call; 1000 keeps a plain loop's overrun far below a millisecond on native
--- Lua while the measured overhead on fib(27) stays within noise.
-local HOOK_COUNT = 1000
+-- Instructions between two deadline checks (default; `opts.hook_count`
+-- overrides it per VM). On PUC 5.3/5.4 any count hook already routes every
+-- instruction through luaG_traceexec, so the hook's cost is set by that, not
+-- by N; N only decides how often clock() runs, which matters where the
+-- clock is a host call (wasmoon/fengari, ~1 us each). 10000 instructions
+-- are well under a millisecond of overrun on every engine measured.
+local HOOK_COUNT = 10000
 M.HOOK_COUNT = HOOK_COUNT
 
 -- Flush buffered output to the host past this many bytes: a print flood
@@ -105,6 +108,7 @@ local S = {
   clock = nil,
   aborting = nil,   -- "timeout" | "output-limit" once an abort started
   main = nil,       -- thread running the exec (5.2+), re-armed on abort
+  count = HOOK_COUNT, -- hook count of the running exec
   tb = nil,         -- traceback captured by the message handler
 }
 
@@ -121,13 +125,15 @@ local function pack(...) return { n = select("#", ...), ... } end
 ---------------------------------------------------------------------------
 local hook
 hook = function()
-  if not S.active then
-    sethook()
-    return
-  end
   if not S.aborting then
     local d = S.deadline
-    if not d or S.clock() < d then return end
+    if not (S.active and d) then
+      -- A coroutine armed by an earlier exec: drop the hook, since on 5.3+
+      -- any count hook slows every instruction. resume() re-arms as needed.
+      sethook()
+      return
+    end
+    if S.clock() < d then return end
     S.aborting = "timeout"
     sethook(hook, "", 1)
   end
@@ -149,7 +155,7 @@ end
 
 local function arm(co)
   if sethook and S.active and (S.deadline or S.aborting) then
-    sethook(co, hook, "", S.aborting and 1 or HOOK_COUNT)
+    sethook(co, hook, "", S.aborting and 1 or S.count)
   end
 end
 
@@ -565,6 +571,9 @@ local function make_load(vm)
       local parts = {}
       while true do
         local piece = chunk()
+        -- This loop is runtime code, which the abort hook never raises in;
+        -- a C reader (os.date) would otherwise spin here past the deadline.
+        if S.aborting then error(SENTINEL, 0) end
         if piece == nil or piece == "" then break end
         if type(piece) ~= "string" then return nil, "reader function must return a string" end
         parts[#parts + 1] = piece
@@ -793,6 +802,13 @@ local function clean_traceback(tb, chunkname)
   return concat(kept, "\n")
 end
 
+-- LUA_ERRMEM carries exactly this message; 5.3's lauxlib buffers raise an
+-- ordinary error with a position prefix instead when growing fails.
+local function is_memory_error(e)
+  return e == "not enough memory"
+    or (type(e) == "string" and sfind(e, "not enough memory for buffer allocation", 1, true) ~= nil)
+end
+
 local function error_line(msg, chunkname)
   local prefix = chunkname .. ":"
   if ssub(msg, 1, #prefix) ~= prefix then return nil end
@@ -826,6 +842,8 @@ function M.new(opts)
   vm.emit = type(opts.emit) == "function" and opts.emit or function() end
   vm.clock = type(opts.clock) == "function" and opts.clock or default_clock
   vm.host = opts.host
+  local hc = tonumber(opts.hook_count)
+  vm.hook_count = (hc and hc >= 1) and floor(hc) or HOOK_COUNT
   vm.grants = {}
   vm.mounts = {}
   vm.loaded = {}
@@ -892,7 +910,8 @@ local function exec_impl(vm, code, o, state)
       jit_lib.off()
       jit_lib.flush()
     end
-    sethook(hook, "", HOOK_COUNT)
+    S.count = vm.hook_count
+    sethook(hook, "", S.count)
   end
 
   local name = "=" .. chunkname
@@ -916,7 +935,7 @@ local function exec_impl(vm, code, o, state)
   elseif not fn then
     cerr = tostring(cerr)
     if cerr == "not enough memory" then
-      status, err = "memory", { message = cerr, kind = "syntax" }
+      status, err = "memory", { message = cerr, kind = "runtime" }
     else
       status, err = "error", { message = cerr, kind = "syntax", line = error_line(cerr, chunkname) }
     end
@@ -930,8 +949,8 @@ local function exec_impl(vm, code, o, state)
       status = S.aborting
     elseif ok then
       values = encode_values(res, 2, res.n)
-    elseif e == "not enough memory" then
-      status, err = "memory", { message = e, kind = "runtime" }
+    elseif is_memory_error(e) then
+      status, err = "memory", { message = e, kind = "runtime", line = error_line(e, chunkname) }
     else
       local tb = S.tb
       local msg = error_message(e)
@@ -963,7 +982,7 @@ function VM:exec(code, o)
   if ok then return res end
   local cur = finish(self, state.jit_was_on)
   local msg = "luavm runtime failure: " .. error_message(res)
-  local status = res == "not enough memory" and "memory" or "error"
+  local status = is_memory_error(res) and "memory" or "error"
   return result_json(status, nil, cur and cur.truncated, false, { message = msg, kind = "runtime" })
 end
 

@@ -68,8 +68,10 @@ class ScriptedVM extends BaseLuaVM {
     const gate = this.gates.get(code)
     if (gate) await gate.promise
     if (code.startsWith('status:')) return this.result({ status: code.slice(7) as ExecResult['status'] })
-    if (code === 'syntax') return this.result({ status: 'error', error: { message: 'chunk:1: bad', kind: 'syntax', line: 1 } })
-    if (code === 'runtime') return this.result({ status: 'error', error: { message: 'chunk:2: boom', kind: 'runtime', line: 2 } })
+    if (code === 'syntax')
+      return this.result({ status: 'error', error: { message: 'chunk:1: bad', kind: 'syntax', line: 1 } })
+    if (code === 'runtime')
+      return this.result({ status: 'error', error: { message: 'chunk:2: boom', kind: 'runtime', line: 2 } })
     return this.result({ status: 'ok', stdout: `${code}\n` })
   }
   fail(): void {
@@ -202,8 +204,20 @@ describe('BaseLuaVM options', () => {
     await vm.execute('a')
     await vm.execute('b', { timeoutMs: 50, maxOutputBytes: 0, chunkName: 'x.lua', echoReturnValues: false, repl: true })
     const [first, second] = vm.seen
-    expect(first).toMatchObject({ timeoutMs: 1234, maxOutputBytes: 8 * 1024 * 1024, chunkName: 'chunk', echoReturnValues: true, repl: false })
-    expect(second).toMatchObject({ timeoutMs: 50, maxOutputBytes: 0, chunkName: 'x.lua', echoReturnValues: false, repl: true })
+    expect(first).toMatchObject({
+      timeoutMs: 1234,
+      maxOutputBytes: 8 * 1024 * 1024,
+      chunkName: 'chunk',
+      echoReturnValues: true,
+      repl: false,
+    })
+    expect(second).toMatchObject({
+      timeoutMs: 50,
+      maxOutputBytes: 0,
+      chunkName: 'x.lua',
+      echoReturnValues: false,
+      repl: true,
+    })
     await vm.stop()
   })
 
@@ -298,7 +312,14 @@ describe('BaseLuaVM queueing', () => {
     await vm.execute('a')
     await vm.execute('b')
     const status = await vm.getStatus()
-    expect(status).toMatchObject({ id: 'scripted', type: 'scripted', state: 'running', executions: 2, running: 0, restarts: 0 })
+    expect(status).toMatchObject({
+      id: 'scripted',
+      type: 'scripted',
+      state: 'running',
+      executions: 2,
+      running: 0,
+      restarts: 0,
+    })
     expect(status.luaVersion).toBe('Lua 5.4')
     await vm.stop()
     expect((await vm.getStatus()).uptimeMs).toBe(0)

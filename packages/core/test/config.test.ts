@@ -104,9 +104,13 @@ describe('ConfigManager sources', () => {
   })
 
   it('fromFile reads through the given reader and names the file on errors', async () => {
-    const cfg = await ConfigManager.fromFile('/etc/luavm.json', async () => JSON.stringify({ defaultBackend: 'wasm' }), {
-      env: {},
-    })
+    const cfg = await ConfigManager.fromFile(
+      '/etc/luavm.json',
+      async () => JSON.stringify({ defaultBackend: 'wasm' }),
+      {
+        env: {},
+      },
+    )
     expect(cfg.defaultBackend).toBe('wasm')
     await expect(ConfigManager.fromFile('/etc/bad.json', async () => '{nope', { env: {} })).rejects.toThrow(
       /'\/etc\/bad.json' is not valid JSON/,
@@ -134,7 +138,9 @@ describe('ConfigManager validation', () => {
       /backends\.process\.poolSize \(from environment variable LUAVM_PROCESS_POOLSIZE\): expected a number/,
     )
     const fromCode = new ConfigManager({ env: {}, explicit: { backends: { process: { sandbox: 'maybe' } } } })
-    expect(() => fromCode.backend('process', processSchema)).toThrow(/sandbox \(from explicit config\): expected true or false/)
+    expect(() => fromCode.backend('process', processSchema)).toThrow(
+      /sandbox \(from explicit config\): expected true or false/,
+    )
   })
 
   it('reports unknown keys and missing required keys together', () => {
@@ -153,7 +159,9 @@ describe('ConfigManager validation', () => {
   })
 
   it('rejects unknown top-level keys and malformed files', () => {
-    expect(() => new ConfigManager({ file: { backend: 'wasm' }, fileName: 'c.json' })).toThrow(/c\.json.*unknown key 'backend'/)
+    expect(() => new ConfigManager({ file: { backend: 'wasm' }, fileName: 'c.json' })).toThrow(
+      /c\.json.*unknown key 'backend'/,
+    )
     expect(() => new ConfigManager({ file: [1, 2] })).toThrow(/expected a JSON object/)
     expect(() => new ConfigManager({ file: { plugins: 'a' } })).toThrow(/plugins/)
   })
@@ -192,7 +200,10 @@ describe('ConfigManager secrets', () => {
       detect: async () => ({ available: true }),
       load: async () => ({ createVM: () => undefined as never }),
     })
-    const withPin = new ConfigManager({ env: {}, explicit: { backends: { xcpng: { xapi_url: 'https://x', pin: 424242 } } } })
+    const withPin = new ConfigManager({
+      env: {},
+      explicit: { backends: { xcpng: { xapi_url: 'https://x', pin: 424242 } } },
+    })
     const redacted = JSON.stringify(withPin.redacted(registry))
     expect(redacted).not.toContain('424242')
   })
@@ -200,7 +211,9 @@ describe('ConfigManager secrets', () => {
   it('never puts a bad secret value into an error message', () => {
     const cfg = new ConfigManager({
       env: {},
-      explicit: { backends: { xcpng: { xapi_url: 'https://x', password: ['s3cr3t-value'], pin: 'not-a-number-s3cr3t' } } },
+      explicit: {
+        backends: { xcpng: { xapi_url: 'https://x', password: ['s3cr3t-value'], pin: 'not-a-number-s3cr3t' } },
+      },
     })
     let message = ''
     try {

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { consoleSink, createLogger, type LogRecord, levelFromEnv, redactFields, silentLogger } from '../src/logger/logger.js'
+import {
+  consoleSink,
+  createLogger,
+  type LogRecord,
+  levelFromEnv,
+  redactFields,
+  silentLogger,
+} from '../src/logger/logger.js'
 
 function collect(): { records: LogRecord[]; sink: (r: LogRecord) => void } {
   const records: LogRecord[] = []

@@ -102,7 +102,9 @@ describe('BackendRegistry registration', () => {
     expect(() => r.register(fake('Bad Type'))).toThrow(InvalidArgumentError)
     expect(() => r.register(fake('auto'))).toThrow(/not 'auto'/)
     expect(() => r.register(fake('ok', { aliases: ['auto'] }))).toThrow(InvalidArgumentError)
-    expect(() => r.register({ ...fake('nocaps'), capabilities: undefined } as unknown as BackendDescriptor)).toThrow(/capabilities/)
+    expect(() => r.register({ ...fake('nocaps'), capabilities: undefined } as unknown as BackendDescriptor)).toThrow(
+      /capabilities/,
+    )
     expect(() => r.register({ ...fake('noload'), load: undefined } as unknown as BackendDescriptor)).toThrow(/load\(\)/)
   })
 })
@@ -127,7 +129,9 @@ describe('BackendRegistry resolution', () => {
     expect(await r.resolveType('auto')).toBe('process')
 
     const r2 = new BackendRegistry()
-    r2.register(fake('fengari')).register(fake('wasm')).register(fake('process', { detect: unavailable('no lua') }))
+    r2.register(fake('fengari'))
+      .register(fake('wasm'))
+      .register(fake('process', { detect: unavailable('no lua') }))
     expect(await r2.resolveType('auto')).toBe('wasm')
 
     const r3 = new BackendRegistry()

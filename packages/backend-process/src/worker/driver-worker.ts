@@ -306,13 +306,15 @@ export class DriverWorker {
       this.#cleanupGroup()
       return
     }
+    // Keep the host alive until the exit is seen: an idle worker is unref'd,
+    // and a host that awaits stop() must not exit with the group still there.
+    this.#setRef(true)
     if (options.force || this.#busy || !this.#connection || this.#connection.dead) {
       this.kill('stop')
     } else {
       this.#connection.quit().catch(() => {})
       this.#child.stdin.end()
       const grace = setTimeout(() => this.kill('stop'), options.graceMs ?? 500)
-      grace.unref?.()
       await this.#exited
       clearTimeout(grace)
     }

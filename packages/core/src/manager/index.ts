@@ -10,8 +10,8 @@ export {
   type JobStatus,
 } from './jobs.js'
 export {
-  ReplSession,
   type ReadOutputOptions,
+  ReplSession,
   type ReplSessionOptions,
   type SendInputOptions,
 } from './repl-session.js'

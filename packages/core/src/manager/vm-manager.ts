@@ -1,7 +1,7 @@
+import type { ConfigManager } from '../config/config-manager.js'
 import type { BaseLuaVM, ExecDefaults } from '../contract/base-vm.js'
 import type { InteractiveSession, SessionOptions, SessionReply, SessionState } from '../contract/session.js'
 import type { BackendCapabilities, ExecOptions, ExecResult, VMState } from '../contract/types.js'
-import type { ConfigManager } from '../config/config-manager.js'
 import { errorFromResult } from '../errors/from-result.js'
 import {
   AttachError,
@@ -174,6 +174,10 @@ export class VMManager implements AsyncDisposable {
   readonly #counts = { completed: 0, failed: 0, cancelled: 0 }
   #shutdown: Promise<void> | undefined
 
+  /**
+   * @param options - registry, default backend, config, limits, logger and the job cap.
+   * @throws InvalidArgumentError on a bad `maxConcurrentJobs` or `jobHistoryLimit`
+   */
   constructor(options: VMManagerOptions = {}) {
     const max = options.maxConcurrentJobs ?? Number.POSITIVE_INFINITY
     if (typeof max !== 'number' || !(max >= 1)) {
@@ -350,7 +354,7 @@ export class VMManager implements AsyncDisposable {
     checkId('VM id', id)
     const { autoAttach = true, onOutput, session: sessionOptions, ...vmOptions } = options
     return this.#reserved(id, async () => {
-      const vm = await this.#create(id, { ...vmOptions, persistent: true }, true)
+      const vm = await this.#create(id, vmOptions, true)
       try {
         const session = await this.#openSession(id, vm, sessionOptions ?? {})
         if (autoAttach) await this.attach(id, onOutput)
@@ -645,7 +649,7 @@ export class VMManager implements AsyncDisposable {
         `backend '${type}' has no networking; create networked VMs with a backend that has it (e.g. 'process')`,
       )
     }
-    if ((options.persistent || interactive) && caps && !caps.persistentState) {
+    if (options.persistent && caps && !caps.persistentState) {
       throw new BackendUnavailableError(
         `backend '${type}' does not keep state between executions; use a backend with persistentState`,
       )
@@ -910,7 +914,9 @@ function withDeadline<T>(
   }
   return new Promise<T>((resolve, reject) => {
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(() => reject(onTimeout())), timeoutMs)
-    const onAbort = () => done(() => reject(signal?.reason))
+    // A typed error like every other rejection; the caller's reason rides along as the cause.
+    const onAbort = () =>
+      done(() => reject(new VMManagerError('the wait was aborted by its signal', { cause: signal?.reason })))
     const done = (settle: () => void) => {
       if (timer !== undefined) clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)

@@ -231,7 +231,9 @@ export class DriverConnection {
         this.#fail(
           error instanceof ProtocolError
             ? error
-            : new ProtocolError(`cannot handle a '${frame.type}' frame from the driver: ${String(error)}`, { cause: error }),
+            : new ProtocolError(`cannot handle a '${frame.type}' frame from the driver: ${String(error)}`, {
+                cause: error,
+              }),
         )
       }
     }
@@ -245,10 +247,7 @@ export class DriverConnection {
     if (this.#deadError) return
     const text = reason === undefined ? '' : `: ${reason instanceof Error ? reason.message : reason}`
     this.#fail(
-      new ProtocolError(
-        `the driver connection closed${text}`,
-        reason instanceof Error ? { cause: reason } : {},
-      ),
+      new ProtocolError(`the driver connection closed${text}`, reason instanceof Error ? { cause: reason } : {}),
     )
   }
 

@@ -138,7 +138,8 @@ export function encodeInit(opts: DriverInitOptions = {}): Uint8Array {
 }
 
 function nonNegative(key: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${key} must be a non-negative finite number, got ${value}`)
+  if (!Number.isFinite(value) || value < 0)
+    throw new ConfigError(`${key} must be a non-negative finite number, got ${value}`)
   return value
 }
 
@@ -185,7 +186,9 @@ export function encodeReset(): Uint8Array {
  */
 export function encodeMount(name: string, source: string | Uint8Array): Uint8Array {
   if (!MODULE_NAME.test(name)) {
-    throw new ConfigError(`invalid module name ${JSON.stringify(name)}: use letters, digits, _ . - (not starting with . or -)`)
+    throw new ConfigError(
+      `invalid module name ${JSON.stringify(name)}: use letters, digits, _ . - (not starting with . or -)`,
+    )
   }
   const nameBytes = encoder.encode(`${name}\n`)
   const src = typeof source === 'string' ? encoder.encode(source) : source
@@ -245,7 +248,8 @@ export function parseDone(payload: Uint8Array | string): DriverExecReply {
     incomplete: o.incomplete === true,
   }
   if (o.id !== undefined) {
-    if (typeof o.id !== 'number' || !Number.isSafeInteger(o.id)) throw new ProtocolError('driver reply has a malformed "id"')
+    if (typeof o.id !== 'number' || !Number.isSafeInteger(o.id))
+      throw new ProtocolError('driver reply has a malformed "id"')
     reply.id = o.id
   }
   if (o.error !== undefined) reply.error = parseErrorInfo(o.error)

@@ -6,12 +6,12 @@
  * @module
  */
 export {
+  DriverConnection,
   type DriverConnectionExecOptions,
   type DriverConnectionInitOptions,
   type DriverConnectionOptions,
   type DriverExecOutcome,
   type DriverTransport,
-  DriverConnection,
 } from './driver-connection.js'
 export {
   buildDriverProgram,
@@ -33,4 +33,10 @@ export {
   RUNTIME_GRANTS,
   type RuntimeGrant,
 } from './driver-protocol.js'
-export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, type Frame, FrameDecoder, type FrameDecoderOptions } from './frame-codec.js'
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  type FrameDecoderOptions,
+} from './frame-codec.js'

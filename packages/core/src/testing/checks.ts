@@ -68,7 +68,11 @@ function brief(result: ExecResult): string {
   })
 }
 
-async function run(vm: BaseLuaVM, code: string, options: Parameters<BaseLuaVM['execute']>[1] = {}): Promise<ExecResult> {
+async function run(
+  vm: BaseLuaVM,
+  code: string,
+  options: Parameters<BaseLuaVM['execute']>[1] = {},
+): Promise<ExecResult> {
   return vm.execute(code, { timeoutMs: 10_000, ...options })
 }
 
@@ -83,7 +87,9 @@ const resultShape: ConformanceCheck = {
     expect(Array.isArray(ok.values), 'values is an array').toBe(true)
     expect(ok, brief(ok)).toMatchObject({ status: 'ok', success: true, exitCode: 0, truncated: false, values: [1] })
     expect(ok.error, 'an ok result has no error').toBeUndefined()
-    expect(Number.isFinite(ok.durationMs) && ok.durationMs >= 0, 'durationMs is a finite non-negative number').toBe(true)
+    expect(Number.isFinite(ok.durationMs) && ok.durationMs >= 0, 'durationMs is a finite non-negative number').toBe(
+      true,
+    )
     expect(ok.backend, 'backend names the backend type').toBe(ctx.descriptor.type)
     expect(ok.luaVersion, 'luaVersion names the interpreter').toMatch(ctx.luaVersion)
     const bad = await run(vm, 'error("shape")')
@@ -511,6 +517,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = Object.freeze([
 /** A check by name; throws when there is none (so a typo fails loudly). */
 export function getConformanceCheck(name: string): ConformanceCheck {
   const check = conformanceChecks.find((c) => c.name === name)
-  if (!check) throw new Error(`no conformance check named '${name}'; known: ${conformanceChecks.map((c) => c.name).join(', ')}`)
+  if (!check)
+    throw new Error(`no conformance check named '${name}'; known: ${conformanceChecks.map((c) => c.name).join(', ')}`)
   return check
 }

@@ -1,6 +1,6 @@
+import { validateSection } from '../config/schema.js'
 import type { BaseLuaVM, ExecDefaults } from '../contract/base-vm.js'
 import type { BackendCapabilities } from '../contract/types.js'
-import { validateSection } from '../config/schema.js'
 import type { BackendDescriptor } from '../registry/backend-descriptor.js'
 import type { BackendRegistry } from '../registry/backend-registry.js'
 

@@ -1,0 +1,55 @@
+/**
+ * `@bioxen-luavm/backend-process` — the `process` backend (alias `basic`):
+ * native Lua interpreters as child processes, in one-shot, persistent or
+ * pooled mode, with hard deadlines (process-group kill), rlimit memory
+ * caps, REPL sessions and LuaSocket networking templates.
+ *
+ * @packageDocumentation
+ */
+export { PROCESS_CAPABILITIES, detectProcessBackend, processBackend } from './descriptor.js'
+export {
+  PROCESS_CONFIG_DEFAULTS,
+  type ProcessBackendConfig,
+  type ProcessMode,
+  processConfigSchema,
+  type ResolvedProcessConfig,
+  resolveProcessConfig,
+} from './config.js'
+export {
+  clearInterpreterCache,
+  DEFAULT_INTERPRETERS,
+  findInterpreters,
+  INSTALL_ADVICE,
+  type LuaInterpreter,
+  probeInterpreter,
+  resolveInterpreter,
+} from './interpreters/detect.js'
+export { type LuaBanner, parseLuaBanner } from './interpreters/parse-banner.js'
+export { buildEnvironment, ENV_ALLOWLIST, type EnvironmentOptions } from './spawn/environment.js'
+export { killAllGroups, liveProcessGroups } from './spawn/process-group.js'
+export { findPrlimit, INTERPRETER_FOOTPRINT_BYTES } from './spawn/rlimit.js'
+export { luaNumber, luaString } from './networking/lua-string.js'
+export {
+  validateCount,
+  validateDurationMs,
+  validateHost,
+  validateHttpMethod,
+  validatePort,
+  validateUrl,
+} from './networking/validate.js'
+export {
+  type ClientOptions,
+  client,
+  type EchoServerOptions,
+  echoServer,
+  type HeartbeatOptions,
+  heartbeatClient,
+  type HttpClientOptions,
+  httpClient,
+  type P2PNodeOptions,
+  type PeerAddress,
+  p2pNode,
+  SERVER_GREETING,
+} from './networking/templates.js'
+export { checkLuaSocket, LUASOCKET_ADVICE } from './networking/luasocket.js'
+export type { ProcessLuaVM } from './process-vm.js'

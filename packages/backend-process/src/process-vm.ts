@@ -1,0 +1,221 @@
+import { readFile, stat } from 'node:fs/promises'
+import {
+  type BackendCapabilities,
+  BaseLuaVM,
+  ConfigError,
+  type ExecResult,
+  type InteractiveSession,
+  InvalidArgumentError,
+  ReplSession,
+  type ResolvedExecOptions,
+  type SessionOptions,
+  type StartOptions,
+  type StopOptions,
+  type VMInit,
+} from '@bioxen-luavm/core'
+import { type ProcessBackendConfig, type ResolvedProcessConfig, resolveProcessConfig } from './config.js'
+import { type LuaInterpreter, resolveInterpreter } from './interpreters/detect.js'
+import type { ExecutionMode } from './modes/mode.js'
+import { OneshotMode } from './modes/oneshot.js'
+import { PersistentMode } from './modes/persistent.js'
+import { PoolMode } from './modes/pool.js'
+import { checkLuaSocket } from './networking/luasocket.js'
+import { type SessionHost, SessionVM } from './session/session-vm.js'
+import { buildEnvironment } from './spawn/environment.js'
+import { findPrlimit } from './spawn/rlimit.js'
+import type { WorkerExecOptions } from './worker/driver-worker.js'
+import { resultFields } from './worker/outcome.js'
+import { startWorker, type WorkerSpec } from './worker/spawn-worker.js'
+
+/**
+ * A VM backed by native Lua processes (the `process` backend, alias
+ * `basic`). See the package README for modes, limits and sessions.
+ *
+ * - `persistent` (default): one driver process; globals persist.
+ * - `oneshot`: a fresh process per execution.
+ * - `pool`: `poolSize` persistent processes; executions spread over them.
+ *
+ * Every process runs in its own process group; deadlines and cancels kill
+ * the whole group (and what it started), after which the worker is
+ * replaced and the result says `timeout` or `killed`.
+ */
+export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
+  readonly capabilities: BackendCapabilities
+  readonly config: ResolvedProcessConfig
+  #interpreter: LuaInterpreter | undefined
+  #mode: ExecutionMode | undefined
+  #prlimit: { path?: string; problem?: string } = findPrlimit()
+  #luaSocket: string | undefined
+  readonly #views = new Set<SessionVM>()
+
+  constructor(init: VMInit<ProcessBackendConfig>) {
+    super(init)
+    this.config = resolveProcessConfig(init.config)
+    const sandboxed = this.config.sandbox && this.config.grants.length === 0
+    this.capabilities = Object.freeze({
+      sandboxed,
+      persistentState: this.config.mode !== 'oneshot',
+      sessions: true,
+      packages: false,
+      networking: !this.config.sandbox || this.config.grants.includes('require'),
+      memoryLimit: this.#prlimit.path !== undefined,
+      hardTimeout: true,
+      remote: false,
+    })
+  }
+
+  /** The interpreter in use, once started. */
+  get interpreter(): LuaInterpreter | undefined {
+    return this.#interpreter
+  }
+
+  /** Executions at once: `poolSize` in pool mode, else 1. */
+  protected override get concurrency(): number {
+    return this.config.mode === 'pool' ? this.config.poolSize : 1
+  }
+
+  protected async doStart(_options: StartOptions): Promise<void> {
+    const c = this.config
+    if (c.memoryLimitBytes !== undefined && !this.#prlimit.path) {
+      throw new ConfigError(
+        `backends.process.memoryLimitBytes is set, but ${this.#prlimit.problem ?? 'prlimit is missing'}`,
+      )
+    }
+    if (c.networked && c.sandbox && !c.grants.includes('require')) {
+      throw new ConfigError(
+        "backends.process: a networked sandbox VM needs grants: ['require'] so Lua code can load LuaSocket",
+      )
+    }
+    const interpreter = await resolveInterpreter(c.luaExecutable)
+    this.#interpreter = interpreter
+    const env = buildEnvironment({
+      ...(c.luaPath === undefined ? {} : { luaPath: c.luaPath }),
+      ...(c.luaCPath === undefined ? {} : { luaCPath: c.luaCPath }),
+      extra: c.env,
+    })
+    if (c.networked) this.#luaSocket = await checkLuaSocket(interpreter, env, c.cwd)
+    const spec = (memoryLimitBytes: number | undefined): WorkerSpec => ({
+      interpreter,
+      env,
+      ...(c.cwd === undefined ? {} : { cwd: c.cwd }),
+      sandbox: c.sandbox,
+      grants: c.grants,
+      ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
+      ...(this.#prlimit.path === undefined ? {} : { prlimitPath: this.#prlimit.path }),
+      startTimeoutMs: c.startTimeoutMs,
+      killGraceMs: c.killGraceMs,
+    })
+    const hooks = {
+      onReplaced: () => this.noteRestart(),
+      onReplaceFailed: (_slot: unknown, error: unknown) => {
+        this.logger.error('a dead Lua worker could not be replaced', { vmId: this.id, error: String(error) })
+        if (this.state === 'running') this.markFailed()
+      },
+    }
+    const mode: ExecutionMode =
+      c.mode === 'oneshot'
+        ? new OneshotMode((limit) => startWorker(spec(this.#ceiling(limit))))
+        : c.mode === 'pool'
+          ? new PoolMode(c.poolSize, () => startWorker(spec(c.memoryLimitBytes)), hooks)
+          : new PersistentMode(() => startWorker(spec(c.memoryLimitBytes)), hooks)
+    const hello = await mode.start()
+    this.#mode = mode
+    this.setLuaVersion(hello.jit ?? hello.lua)
+  }
+
+  protected async doStop(options: StopOptions): Promise<void> {
+    const views = [...this.#views]
+    this.#views.clear()
+    await Promise.allSettled(views.map((v) => v.stop()))
+    const mode = this.#mode
+    this.#mode = undefined
+    await mode?.stop(options.force === true)
+  }
+
+  protected async runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
+    const mode = this.#mode
+    if (!mode) throw new InvalidArgumentError(`VM '${this.id}' has no running workers`)
+    return this.result(resultFields(await mode.run(code, this.workerOptions(options))))
+  }
+
+  /** Worker options for a resolved execution: the memory cap is checked and clamped here. */
+  workerOptions(options: ResolvedExecOptions): WorkerExecOptions {
+    const memoryLimitBytes = this.#ceiling(options.memoryLimitBytes)
+    if (memoryLimitBytes !== undefined && !this.#prlimit.path) {
+      throw new ConfigError(`memoryLimitBytes was asked for, but ${this.#prlimit.problem ?? 'prlimit is missing'}`)
+    }
+    return {
+      chunkName: options.chunkName,
+      echo: options.echoReturnValues,
+      repl: options.repl,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes,
+      ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onStdout ? { onStdout: options.onStdout } : {}),
+      ...(options.onStderr ? { onStderr: options.onStderr } : {}),
+    }
+  }
+
+  protected override readSourceFile(path: string): Promise<string> {
+    return readLuaFile(path)
+  }
+
+  protected override async createSession(options: SessionOptions): Promise<InteractiveSession> {
+    const mode = this.#mode
+    if (!mode) throw new InvalidArgumentError(`VM '${this.id}' has no running workers`)
+    const view = new SessionVM(this, await mode.lease())
+    await view.start()
+    this.#views.add(view)
+    const session = new ReplSession(view, options)
+    const close = session.close.bind(session)
+    session.close = async () => {
+      await close()
+      this.#views.delete(view)
+      await view.stop()
+    }
+    return session
+  }
+
+  protected override async statusDetails(): Promise<Record<string, unknown>> {
+    const c = this.config
+    return {
+      mode: c.mode,
+      interpreter: this.#interpreter
+        ? { command: this.#interpreter.command, path: this.#interpreter.path, version: this.#interpreter.label }
+        : undefined,
+      sandbox: c.sandbox,
+      grants: c.grants,
+      memoryLimitBytes: c.memoryLimitBytes,
+      prlimit: this.#prlimit.path ?? this.#prlimit.problem,
+      networked: c.networked,
+      ...(this.#luaSocket ? { luaSocket: this.#luaSocket } : {}),
+      sessions: this.#views.size,
+      ...(this.#mode?.describe() ?? {}),
+    }
+  }
+
+  // A VM-level memoryLimitBytes is a ceiling: an execution may ask for less, never more.
+  #ceiling(limit: number | undefined): number | undefined {
+    const vmLimit = this.config.memoryLimitBytes
+    if (limit === undefined) return vmLimit
+    return vmLimit === undefined ? limit : Math.min(limit, vmLimit)
+  }
+
+}
+
+/** Reads a Lua source file for `executeFile`, with errors that name the path. */
+export async function readLuaFile(path: string): Promise<string> {
+  let info
+  try {
+    info = await stat(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new InvalidArgumentError(
+      code === 'ENOENT' ? `Lua script not found: ${path}` : `cannot read Lua script ${path}: ${(error as Error).message}`,
+      { cause: error, details: { path } },
+    )
+  }
+  if (!info.isFile()) throw new InvalidArgumentError(`path is not a file: ${path}`, { details: { path } })
+  return readFile(path, 'utf8')
+}

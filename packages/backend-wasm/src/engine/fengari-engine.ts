@@ -1,0 +1,327 @@
+import type { LuaValue } from '@bioxen-luavm/core'
+import * as fengariNs from 'fengari'
+import { BOOTSTRAP_LUA, fengariPrelude, RUNTIME_CHUNKNAME, syntheticResult } from './lua-sources.js'
+import {
+  EngineCrashedError,
+  type EngineExecRequest,
+  type EngineHooks,
+  type EngineOptions,
+  type EngineStats,
+  type LuaEngine,
+} from './types.js'
+import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+
+// fengari is CJS; depending on the loader its exports sit on the namespace or on `default`.
+const fengari = ((fengariNs as { lua?: unknown }).lua
+  ? fengariNs
+  : (fengariNs as unknown as { default: typeof fengariNs }).default) as typeof fengariNs
+const { lua, lauxlib, lualib, to_luastring } = fengari
+
+const LUA_OK = 0
+const LUA_ERRMEM = 4
+const INT32_MIN = -2147483648
+const INT32_MAX = 2147483647
+
+type State = fengariNs.LuaState
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/**
+ * Lua 5.3 in pure JavaScript (fengari), driven through its C-like API with
+ * the same runtime and the same rules as the wasm engine: every call is a
+ * `lua_pcall`, the stack goes back to its base, and only the runtime's JSON
+ * string is read back.
+ *
+ * fengari has no allocator hook, so there is no heap cap; integers are 32
+ * bits. fengari-interop (which exposes the JS global object to Lua) is
+ * never loaded.
+ */
+export function createFengariEngine(options: EngineOptions, hooks: EngineHooks): LuaEngine {
+  return new FengariEngine(options, hooks)
+}
+
+class FengariEngine implements LuaEngine {
+  readonly kind = 'fengari' as const
+  readonly luaVersion: string
+  readonly #L: State
+  readonly #hooks: EngineHooks
+  readonly #refs: { run: number; mount: number; reset: number; info: number }
+  #dead: string | undefined
+
+  constructor(options: EngineOptions, hooks: EngineHooks) {
+    this.#hooks = hooks
+    const L = lauxlib.luaL_newstate()
+    if (!L) throw new Error('fengari could not create a Lua state')
+    this.#L = L
+    // JS exceptions inside the interpreter (a RangeError from a huge
+    // allocation, say) become ordinary Lua errors instead of status -1.
+    lua.lua_atnativeerror(L, (S: State) => {
+      lua.lua_pushstring(S, to_luastring(nativeErrorMessage(lua.lua_touserdata(S, 1))))
+      return 1
+    })
+    lualib.luaL_openlibs(L)
+    this.#runChunk(fengariPrelude(options.memoryLimitBytes), '=luavm-prelude', 0, 0)
+
+    this.#load(options.runtimeSource, RUNTIME_CHUNKNAME)
+    this.#call(0, 1, 'runtime')
+    this.#load(BOOTSTRAP_LUA, '=luavm-bootstrap')
+    lua.lua_rotate(L, -2, 1)
+    lua.lua_pushjsfunction(L, (S: State) => this.#emit(S))
+    lua.lua_pushjsfunction(L, (S: State) => this.#clock(S))
+    this.#pushHostTable(options.hostFunctions)
+    lua.lua_pushboolean(L, options.sandbox)
+    lua.lua_pushstring(L, to_luastring(options.grants.join(',')))
+    this.#call(6, 4, 'bootstrap')
+    const info = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
+    const reset = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
+    const mount = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
+    const run = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
+    this.#refs = { run, mount, reset, info }
+    lua.lua_settop(L, 0)
+
+    const parsed = JSON.parse(this.#callString(info, []) ?? '{}') as { lua?: string }
+    this.luaVersion = parsed.lua ?? 'Lua 5.3'
+    for (const [name, source] of Object.entries(options.modules)) {
+      const problem = this.mount(name, source)
+      if (problem !== undefined) throw new Error(`module '${name}' does not compile: ${problem}`)
+    }
+  }
+
+  exec(request: EngineExecRequest): string {
+    this.#assertAlive()
+    const L = this.#L
+    const base = lua.lua_gettop(L)
+    try {
+      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.#refs.run)
+      pushBytes(L, encoder.encode(request.code))
+      pushBytes(L, encoder.encode(request.chunkName))
+      lua.lua_pushboolean(L, request.echo)
+      lua.lua_pushboolean(L, request.repl)
+      lua.lua_pushnumber(L, request.timeoutMs)
+      lua.lua_pushnumber(L, request.maxOutputBytes)
+      const status = lua.lua_pcall(L, 6, 1, 0)
+      if (status === LUA_OK) {
+        return readString(L, -1) ?? syntheticResult('error', 'luavm: the runtime returned no result')
+      }
+      if (status === LUA_ERRMEM) return syntheticResult('memory', 'not enough memory')
+      if (status < 0) throw new Error('a JavaScript error escaped the interpreter')
+      const message = readString(L, -1) ?? 'non-string error'
+      return syntheticResult(message === 'not enough memory' ? 'memory' : 'error', `luavm runtime failure: ${message}`)
+    } catch (error) {
+      throw this.#crashed(error)
+    } finally {
+      if (!this.#dead) lua.lua_settop(L, base)
+    }
+  }
+
+  mount(name: string, source: string): string | undefined {
+    this.#assertAlive()
+    return this.#callString(this.#refs.mount, [name, source])
+  }
+
+  reset(): void {
+    this.#assertAlive()
+    this.#callString(this.#refs.reset, [])
+  }
+
+  stats(): EngineStats {
+    return {
+      kind: this.kind,
+      luaVersion: this.luaVersion,
+      stackTop: this.#dead ? -1 : lua.lua_gettop(this.#L),
+    }
+  }
+
+  close(): void {
+    // No lua_close: it would run finalizers with hooks off. The JS GC frees the state.
+    this.#dead ??= 'closed'
+  }
+
+  #callString(ref: number, args: string[]): string | undefined {
+    const L = this.#L
+    const base = lua.lua_gettop(L)
+    try {
+      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref)
+      for (const a of args) pushBytes(L, encoder.encode(a))
+      const status = lua.lua_pcall(L, args.length, 1, 0)
+      if (status !== LUA_OK) throw new Error(readString(L, -1) ?? `Lua error (status ${status})`)
+      return lua.lua_type(L, -1) === lua.LUA_TSTRING ? readString(L, -1) : undefined
+    } finally {
+      lua.lua_settop(L, base)
+    }
+  }
+
+  #load(source: string, chunkname: string): void {
+    const code = encoder.encode(source)
+    const status = lauxlib.luaL_loadbufferx(this.#L, code, code.length, to_luastring(chunkname), to_luastring('t'))
+    if (status !== LUA_OK) throw new Error(`luavm: cannot load ${chunkname}: ${readString(this.#L, -1)}`)
+  }
+
+  #call(nargs: number, nresults: number, what: string): void {
+    const status = lua.lua_pcall(this.#L, nargs, nresults, 0)
+    if (status !== LUA_OK) throw new Error(`luavm: ${what} failed: ${readString(this.#L, -1) ?? `status ${status}`}`)
+  }
+
+  #runChunk(source: string, chunkname: string, nargs: number, nresults: number): void {
+    this.#load(source, chunkname)
+    this.#call(nargs, nresults, chunkname)
+  }
+
+  #emit(L: State): number {
+    try {
+      const stream = lua.lua_tonumberx(L, 1) === 2 ? 2 : 1
+      if (lua.lua_type(L, 2) === lua.LUA_TSTRING) this.#hooks.emit(stream, lua.lua_tolstring(L, 2).slice())
+    } catch {
+      // The runtime pcalls emit; a failing sink only loses that output.
+    }
+    return 0
+  }
+
+  #clock(L: State): number {
+    let now: number
+    try {
+      now = this.#hooks.clock()
+    } catch {
+      now = Number.POSITIVE_INFINITY
+    }
+    lua.lua_pushnumber(L, now)
+    return 1
+  }
+
+  #pushHostTable(names: string[]): void {
+    const L = this.#L
+    if (names.length === 0) {
+      lua.lua_pushnil(L)
+      return
+    }
+    lua.lua_createtable(L, 0, names.length)
+    for (const name of names) {
+      lua.lua_pushstring(L, to_luastring(name))
+      lua.lua_pushjsfunction(L, (S: State) => this.#host(S, name))
+      lua.lua_rawset(L, -3)
+    }
+  }
+
+  /** `host.<name>(...)`: see the wasm engine; `lua_error` throws, so it comes last. */
+  #host(L: State, name: string): number {
+    let message: string
+    try {
+      const n = lua.lua_gettop(L)
+      const args: LuaValue[] = []
+      let bad: string | undefined
+      for (let i = 1; i <= n && bad === undefined; i++) {
+        try {
+          args.push(readValue(L, i, 1, new Set()))
+        } catch (error) {
+          if (!(error instanceof ConversionError)) throw error
+          bad = `host.${name}: argument ${i} ${error.message}`
+        }
+      }
+      if (bad === undefined) {
+        const outcome = this.#hooks.callHost(name, args)
+        if (outcome.ok) {
+          lua.lua_settop(L, 0)
+          pushJson(L, JSON.parse(outcome.json) as unknown, 1)
+          return 1
+        }
+        message = `host.${name}: ${outcome.message}`
+      } else {
+        message = bad
+      }
+    } catch (error) {
+      message = `host function failed: ${error instanceof Error ? error.message : String(error)}`
+    }
+    lua.lua_settop(L, 0)
+    lauxlib.luaL_where(L, 1)
+    lua.lua_pushstring(L, to_luastring(message))
+    lua.lua_concat(L, 2)
+    return lua.lua_error(L)
+  }
+
+  #assertAlive(): void {
+    if (this.#dead) throw new EngineCrashedError(`the fengari engine is unusable: ${this.#dead}`)
+  }
+
+  #crashed(error: unknown): EngineCrashedError {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    this.#dead = message
+    return new EngineCrashedError(`the fengari engine crashed (${message}); its state is lost`)
+  }
+}
+
+function nativeErrorMessage(error: unknown): string {
+  if (error instanceof RangeError) {
+    if (/call stack/i.test(error.message)) return 'stack overflow'
+    return 'not enough memory'
+  }
+  return `JavaScript error: ${error instanceof Error ? error.message : String(error)}`
+}
+
+function pushBytes(L: State, bytes: Uint8Array): void {
+  lua.lua_pushlstring(L, bytes, bytes.length)
+}
+
+function readString(L: State, index: number): string | undefined {
+  if (lua.lua_type(L, index) !== lua.LUA_TSTRING) return undefined
+  return decoder.decode(lua.lua_tolstring(L, index))
+}
+
+function readValue(L: State, index: number, depth: number, seen: Set<unknown>): LuaValue {
+  switch (lua.lua_type(L, index)) {
+    case lua.LUA_TNIL:
+      return null
+    case lua.LUA_TBOOLEAN:
+      return lua.lua_toboolean(L, index)
+    case lua.LUA_TNUMBER:
+      return lua.lua_isinteger(L, index)
+        ? integerValue(BigInt(lua.lua_tointegerx(L, index) as number))
+        : floatValue(lua.lua_tonumberx(L, index) as number)
+    case lua.LUA_TSTRING:
+      return readString(L, index) ?? ''
+    case lua.LUA_TTABLE: {
+      if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
+      const at = lua.lua_absindex(L, index)
+      const id = lua.lua_topointer(L, at)
+      if (seen.has(id)) throw new ConversionError('contains a cycle')
+      if (!lua.lua_checkstack(L, 3)) throw new ConversionError('nests too deeply for the Lua stack')
+      seen.add(id)
+      const entries: Array<[LuaValue, LuaValue]> = []
+      lua.lua_pushnil(L)
+      while (lua.lua_next(L, at) !== 0) {
+        entries.push([readValue(L, -2, depth + 1, seen), readValue(L, -1, depth + 1, seen)])
+        lua.lua_settop(L, -2)
+      }
+      seen.delete(id)
+      return tableValue(entries)
+    }
+    default:
+      throw new ConversionError('is a function, userdata or thread; only nil, booleans, numbers, strings and tables can be passed')
+  }
+}
+
+function pushJson(L: State, value: unknown, depth: number): void {
+  if (depth > MAX_DEPTH + 1 || !lua.lua_checkstack(L, 3)) throw new Error('host result nests too deeply')
+  if (value === null || value === undefined) lua.lua_pushnil(L)
+  else if (typeof value === 'boolean') lua.lua_pushboolean(L, value)
+  else if (typeof value === 'number') {
+    // fengari integers are 32-bit: anything wider stays a float.
+    if (Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) lua.lua_pushinteger(L, value)
+    else lua.lua_pushnumber(L, value)
+  } else if (typeof value === 'string') pushBytes(L, encoder.encode(value))
+  else if (Array.isArray(value)) {
+    lua.lua_createtable(L, value.length, 0)
+    value.forEach((item, i) => {
+      pushJson(L, item, depth + 1)
+      lua.lua_rawseti(L, -2, i + 1)
+    })
+  } else {
+    const entries = Object.entries(value as Record<string, unknown>)
+    lua.lua_createtable(L, 0, entries.length)
+    for (const [k, v] of entries) {
+      pushBytes(L, encoder.encode(k))
+      pushJson(L, v, depth + 1)
+      lua.lua_rawset(L, -3)
+    }
+  }
+}

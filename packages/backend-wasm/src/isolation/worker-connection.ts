@@ -1,0 +1,414 @@
+import type { LuaValue } from '@bioxen-luavm/core'
+import { TaskQueue } from '@bioxen-luavm/core'
+import type { EngineExecRequest, EngineOptions } from '../engine/types.js'
+import { describeThrown, hostResultJson } from '../engine/values.js'
+import type { Platform, WorkerLike } from '../platform/types.js'
+import { createSharedBlock, HostChannelWriter } from './host-channel.js'
+import { epochNow, type ReplyValues, type Request, type WorkerMessage } from './protocol.js'
+import type { EngineRequest, ExecIO, ExecOutcome, HardStop, HostFunctions, StateLoss } from './types.js'
+
+/** How one pool's workers are started. */
+export interface ConnectionSettings {
+  platform: Platform
+  workerUrl?: string | URL | undefined
+  maxHeapMb?: number | undefined
+  graceMs: number
+  /** The compiled glue.wasm every engine of the worker instantiates. */
+  wasmModule(): Promise<WebAssembly.Module>
+}
+
+/** One VM's engine on a worker. */
+export interface Slot {
+  readonly id: number
+  readonly vmId: string
+  options: EngineOptions
+  readonly hostFunctions: HostFunctions
+  readonly onStateLost: (loss: StateLoss) => void
+  luaVersion: string
+}
+
+interface Pending {
+  resolve(value: unknown): void
+  reject(error: Error): void
+  onOutput?: ((chunks: Array<[1 | 2, Uint8Array]>) => void) | undefined
+  /** Set for the running execution: how a hard stop ends it. */
+  stop?: ((stop: HardStop) => void) | undefined
+}
+
+/** A request the worker failed; `crashed` means the engine died with it. */
+export class WorkerRequestError extends Error {
+  override readonly name = 'WorkerRequestError'
+  constructor(
+    message: string,
+    readonly crashed: boolean,
+  ) {
+    super(message)
+  }
+}
+
+let nextConnectionId = 1
+
+/**
+ * One worker thread hosting the engines of several VMs.
+ *
+ * Requests run one at a time (the worker is single-threaded anyway), which
+ * lets the host know exactly which execution is running: its deadline
+ * timer starts when it is sent, and if the soft deadline inside the worker
+ * did not end it by deadline + grace the whole thread is terminated. The
+ * worker is then started again and every VM it hosted is re-created from
+ * its options (mounted modules included); each of them is told that its
+ * Lua state was lost.
+ */
+export class WorkerConnection {
+  readonly id = nextConnectionId++
+  readonly #settings: ConnectionSettings
+  readonly #slots = new Map<number, Slot>()
+  readonly #queue = new TaskQueue(1)
+  readonly #pending = new Map<number, Pending>()
+  readonly #onEmpty: (connection: WorkerConnection) => void
+  #worker: WorkerLike | undefined
+  #starting: Promise<void> | undefined
+  #writer: HostChannelWriter | undefined
+  #generation = 0
+  #nextRid = 1
+  #nextSlot = 1
+  #activeCall: number | undefined
+  #closed = false
+
+  constructor(settings: ConnectionSettings, onEmpty: (connection: WorkerConnection) => void) {
+    this.#settings = settings
+    this.#onEmpty = onEmpty
+  }
+
+  /** VMs hosted by this worker. */
+  get size(): number {
+    return this.#slots.size
+  }
+
+  /** Ids of the VMs on this worker. */
+  get vmIds(): string[] {
+    return [...this.#slots.values()].map((s) => s.vmId)
+  }
+
+  /** Creates a VM's engine on this worker. */
+  async attach(request: EngineRequest): Promise<Slot> {
+    if (Object.keys(request.hostFunctions).length > 0 && !this.#settings.platform.sharedMemory) {
+      throw new Error(
+        'host functions in worker isolation need SharedArrayBuffer; serve the page cross-origin isolated (COOP/COEP headers) or use isolation "inline"',
+      )
+    }
+    const slot: Slot = {
+      id: this.#nextSlot++,
+      vmId: request.vmId,
+      options: request.options,
+      hostFunctions: request.hostFunctions,
+      onStateLost: request.onStateLost,
+      luaVersion: 'unknown',
+    }
+    this.#slots.set(slot.id, slot)
+    try {
+      const created = await this.#run({ t: 'create', slot: slot.id, options: slot.options })
+      slot.luaVersion = (created as ReplyValues['create']).luaVersion
+      return slot
+    } catch (error) {
+      this.#slots.delete(slot.id)
+      this.#maybeEmpty()
+      throw error
+    }
+  }
+
+  /** Removes a VM's engine; the last one out stops the worker. */
+  async detach(slot: Slot): Promise<void> {
+    if (!this.#slots.delete(slot.id)) return
+    if (this.#slots.size === 0) {
+      this.#maybeEmpty()
+      return
+    }
+    await this.#run({ t: 'destroy', slot: slot.id }).catch(() => undefined)
+  }
+
+  /** Sends a non-execution request for a slot. */
+  request<K extends 'mount' | 'reset' | 'stats'>(
+    slot: Slot,
+    message: Omit<Extract<Request, { t: K }>, 'rid' | 'slot'>,
+  ): Promise<ReplyValues[K]> {
+    return this.#run({ ...message, slot: slot.id } as Request) as Promise<ReplyValues[K]>
+  }
+
+  /** Runs code in a slot's engine; resolves with the runtime's JSON or the hard stop that ended it. */
+  exec(slot: Slot, request: EngineExecRequest, io: ExecIO): Promise<ExecOutcome> {
+    return this.#queue.run(async () => {
+      await this.#ensureStarted()
+      if (!this.#slots.has(slot.id)) throw new Error('the VM was detached from its worker')
+      const generation = this.#generation
+      const rid = this.#nextRid++
+      const timers: Array<ReturnType<typeof setTimeout>> = []
+      let onAbort: (() => void) | undefined
+      try {
+        return await new Promise<ExecOutcome>((resolve, reject) => {
+          const deliver = (chunks: Array<[1 | 2, Uint8Array]>) => {
+            for (const [stream, bytes] of chunks) io.onOutput(stream, bytes)
+          }
+          this.#pending.set(rid, {
+            resolve: (value) => {
+              const v = value as ReplyValues['exec']
+              deliver(v.output)
+              resolve({ json: v.json })
+            },
+            reject,
+            onOutput: deliver,
+            stop: (stop) => resolve({ stop }),
+          })
+          const hardStop = (status: HardStop['status'], message: string) => () =>
+            this.#lose(generation, `${message} (VM ${slot.vmId})`, { status, message })
+          timers.push(
+            setTimeout(
+              hardStop('timeout', `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`),
+              request.timeoutMs + this.#settings.graceMs,
+            ),
+          )
+          onAbort = () => {
+            // Soft cancel first (the worker's clock reads the flag); the
+            // thread is terminated only if that does not end the run.
+            const kill = hardStop('killed', 'execution cancelled; its worker was terminated')
+            if (this.#writer) {
+              this.#writer.setCancel(true)
+              timers.push(setTimeout(kill, this.#settings.graceMs))
+            } else {
+              kill()
+            }
+          }
+          if (io.signal?.aborted) onAbort()
+          else io.signal?.addEventListener('abort', onAbort, { once: true })
+          this.#post({ t: 'exec', rid, slot: slot.id, request, sentAt: epochNow() })
+        })
+      } finally {
+        for (const timer of timers) clearTimeout(timer)
+        if (onAbort) io.signal?.removeEventListener('abort', onAbort)
+        this.#writer?.setCancel(false)
+      }
+    })
+  }
+
+  /** Terminates the worker for good (process shutdown, tests). */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#slots.clear()
+    const worker = this.#worker
+    this.#worker = undefined
+    this.#failPending(new Error('the worker pool was closed'))
+    await worker?.terminate()
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #run(message: Omit<Request, 'rid'>): Promise<unknown> {
+    return this.#queue.run(async () => {
+      await this.#ensureStarted()
+      return this.#send(message)
+    })
+  }
+
+  #send(message: Omit<Request, 'rid'>): Promise<unknown> {
+    const rid = this.#nextRid++
+    return new Promise((resolve, reject) => {
+      this.#pending.set(rid, { resolve, reject })
+      this.#post({ ...message, rid } as Request)
+    })
+  }
+
+  #post(message: unknown): void {
+    const worker = this.#worker
+    if (!worker) throw new Error('the worker is not running')
+    worker.ref?.()
+    worker.post(message)
+  }
+
+  #ensureStarted(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('the worker pool was closed'))
+    if (this.#worker) return Promise.resolve()
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined
+    })
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
+    const generation = ++this.#generation
+    const { platform, workerUrl, maxHeapMb } = this.#settings
+    const [module, locateFile] = await Promise.all([this.#settings.wasmModule(), platform.locateFile()])
+    let ready!: () => void
+    let failed!: (error: Error) => void
+    const readyPromise = new Promise<void>((resolve, reject) => {
+      ready = resolve
+      failed = reject
+    })
+    const worker = await platform.spawnWorker(
+      workerUrl,
+      { maxHeapMb },
+      {
+        message: (data) => {
+          const msg = data as WorkerMessage
+          if (msg.t === 'ready') ready()
+          else if (generation === this.#generation) this.#onMessage(msg)
+        },
+        error: (error) => {
+          failed(error)
+          if (generation === this.#generation && this.#worker === worker) this.#onWorkerDied(error)
+        },
+      },
+    )
+    if (this.#closed) {
+      await worker.terminate()
+      throw new Error('the worker pool was closed')
+    }
+    const shared = platform.sharedMemory ? createSharedBlock() : undefined
+    this.#writer = shared ? new HostChannelWriter(shared) : undefined
+    this.#worker = worker
+    worker.post({ t: 'init', module, locateFile, ...(shared ? { shared } : {}) })
+    try {
+      await readyPromise
+      // A restarted worker gets every VM back, fresh but with its modules.
+      for (const slot of this.#slots.values()) {
+        await this.#send({ t: 'create', slot: slot.id, options: slot.options } as Request)
+      }
+    } catch (error) {
+      if (this.#worker === worker) this.#worker = undefined
+      await worker.terminate().catch(() => undefined)
+      throw error
+    }
+    this.#idle()
+  }
+
+  #onMessage(msg: WorkerMessage): void {
+    switch (msg.t) {
+      case 'reply': {
+        const pending = this.#pending.get(msg.rid)
+        if (!pending) return
+        this.#pending.delete(msg.rid)
+        if (msg.ok) pending.resolve(msg.value)
+        else {
+          if (msg.crashed) this.#engineCrashed(msg)
+          pending.reject(new WorkerRequestError(msg.error, msg.crashed === true))
+        }
+        this.#idle()
+        return
+      }
+      case 'out':
+        this.#pending.get(msg.rid)?.onOutput?.(msg.chunks)
+        return
+      case 'host-call':
+        this.#hostCall(msg.call, msg.slot, msg.name, msg.args)
+        return
+      case 'host-next':
+        this.#writer?.next(msg.call)
+        return
+      case 'host-cancel':
+        if (this.#activeCall === msg.call) this.#activeCall = undefined
+        this.#writer?.cancel(msg.call)
+        return
+      default:
+        return
+    }
+  }
+
+  #hostCall(call: number, slotId: number, name: string, args: LuaValue[]): void {
+    const writer = this.#writer
+    if (!writer) return
+    this.#activeCall = call
+    const generation = this.#generation
+    const fn = this.#slots.get(slotId)?.hostFunctions[name]
+    const answer = (payload: string, error: boolean) => {
+      if (this.#activeCall === call && this.#generation === generation) writer.answer(call, payload, error)
+    }
+    if (typeof fn !== 'function') {
+      answer('no such host function', true)
+      return
+    }
+    Promise.resolve()
+      .then(() => fn(...args))
+      .then(
+        (value) => answer(hostResultJson(value), false),
+        (error: unknown) => answer(describeThrown(error), true),
+      )
+      .catch((error: unknown) => answer(describeThrown(error), true))
+  }
+
+  /** An engine died inside a live worker: re-create just that VM. */
+  #engineCrashed(msg: { error: string }): void {
+    // The reply names no slot; the running exec's slot is the one that
+    // crashed, and it is re-created on its next request by `#recreate`.
+    for (const slot of this.#slots.values()) {
+      void this.#queue
+        .run(async () => {
+          const stats = await this.#send({ t: 'stats', slot: slot.id } as Request).catch(() => undefined)
+          if (stats !== undefined) return
+          await this.#send({ t: 'create', slot: slot.id, options: slot.options } as Request)
+          slot.onStateLost({ at: Date.now(), reason: msg.error, vmIds: [slot.vmId] })
+        })
+        .catch(() => undefined)
+    }
+  }
+
+  #onWorkerDied(error: Error): void {
+    const oom = /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(`${(error as { code?: string }).code ?? ''} ${error.message}`)
+    const stop: HardStop = oom
+      ? { status: 'memory', message: 'the worker ran out of memory and was restarted' }
+      : { status: 'killed', message: `the worker died (${error.message}) and was restarted` }
+    void this.#lose(this.#generation, stop.message, stop)
+  }
+
+  /**
+   * Terminates the worker of `generation` (unless already replaced), ends
+   * the running execution with `stop`, fails other pending requests,
+   * restarts the worker and tells every VM on it that its state is gone.
+   */
+  async #lose(generation: number, reason: string, stop: HardStop): Promise<void> {
+    if (generation !== this.#generation || !this.#worker) return
+    const worker = this.#worker
+    this.#worker = undefined
+    this.#writer = undefined
+    this.#activeCall = undefined
+    for (const [rid, pending] of this.#pending) {
+      this.#pending.delete(rid)
+      if (pending.stop) pending.stop(stop)
+      else pending.reject(new Error(`the worker was restarted: ${reason}`))
+    }
+    await worker.terminate().catch(() => undefined)
+    const loss: StateLoss = { at: Date.now(), reason, vmIds: this.vmIds }
+    if (this.#slots.size > 0 && !this.#closed) {
+      // Restart right away so the next execution does not pay for it.
+      await this.#queue.run(() => this.#ensureStarted()).catch(() => undefined)
+    }
+    for (const slot of this.#slots.values()) {
+      try {
+        slot.onStateLost(loss)
+      } catch {
+        // A listener's failure must not stop the others from hearing.
+      }
+    }
+  }
+
+  #failPending(error: Error): void {
+    for (const [rid, pending] of this.#pending) {
+      this.#pending.delete(rid)
+      if (pending.stop) pending.stop({ status: 'killed', message: error.message })
+      else pending.reject(error)
+    }
+  }
+
+  /** No request in flight: let an idle worker not keep a Node process alive. */
+  #idle(): void {
+    if (this.#pending.size === 0) this.#worker?.unref?.()
+  }
+
+  #maybeEmpty(): void {
+    if (this.#slots.size > 0 || this.#closed) return
+    this.#closed = true
+    const worker = this.#worker
+    this.#worker = undefined
+    this.#failPending(new Error('the worker was stopped'))
+    void worker?.terminate()
+    this.#onEmpty(this)
+  }
+}

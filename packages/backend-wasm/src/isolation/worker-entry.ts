@@ -1,0 +1,171 @@
+import type { LuaValue } from '@bioxen-luavm/core'
+import { createFengariEngine } from '../engine/fengari-engine.js'
+import type { EngineHooks, EngineOptions, HostCallOutcome, LuaEngine } from '../engine/types.js'
+import { EngineCrashedError } from '../engine/types.js'
+import { createWasmoonEngine } from '../engine/wasmoon-engine.js'
+import { HostChannelReader } from './host-channel.js'
+import { epochNow, type InitMessage, type Request, type WorkerMessage } from './protocol.js'
+
+/** How the worker talks to its host, whatever the platform. */
+export interface WorkerPort {
+  post(message: WorkerMessage, transfer?: Transferable[]): void
+  listen(handler: (message: unknown) => void): void
+}
+
+// Output of a fast execution rides on its reply; a long one streams in
+// batches so the host sees progress without one message per flush.
+const STREAM_AFTER_MS = 25
+const STREAM_BYTES = 64 * 1024
+
+interface Running {
+  rid: number
+  slot: number
+  deadline: number
+  chunks: Array<[1 | 2, Uint8Array]>
+  bytes: number
+  lastFlush: number
+}
+
+/**
+ * The code inside a worker: it hosts the engines of several VMs (each its
+ * own wasm instance or fengari state) and runs one request at a time —
+ * executions are synchronous, so the host can always tell what is running
+ * when it decides to terminate the thread.
+ */
+export function serveWorker(port: WorkerPort): void {
+  let init: InitMessage | undefined
+  let channel: HostChannelReader | undefined
+  const engines = new Map<number, LuaEngine>()
+  let running: Running | undefined
+  let callSeq = 0
+  let queue: Promise<void> = Promise.resolve()
+
+  const flush = (run: Running) => {
+    if (run.chunks.length === 0) return
+    port.post({ t: 'out', rid: run.rid, chunks: run.chunks }, run.chunks.map(([, b]) => b.buffer as ArrayBuffer))
+    run.chunks = []
+    run.bytes = 0
+    run.lastFlush = performance.now()
+  }
+
+  const hooksFor = (slot: number): EngineHooks => ({
+    emit(stream, bytes) {
+      const run = running
+      if (!run || run.slot !== slot) return
+      run.chunks.push([stream, bytes])
+      run.bytes += bytes.length
+      if (run.bytes >= STREAM_BYTES || performance.now() - run.lastFlush >= STREAM_AFTER_MS) flush(run)
+    },
+    clock() {
+      return channel?.cancelled ? Number.POSITIVE_INFINITY : performance.now()
+    },
+    callHost(name: string, args: LuaValue[]): HostCallOutcome {
+      const run = running
+      if (!run || run.slot !== slot) return { ok: false, message: 'host functions can only be called while code runs' }
+      if (!channel) {
+        return {
+          ok: false,
+          message: 'host functions in a worker need SharedArrayBuffer (a cross-origin isolated page); use isolation "inline"',
+        }
+      }
+      const call = ++callSeq
+      const seen = channel.mark()
+      port.post({ t: 'host-call', rid: run.rid, call, slot, name, args })
+      const answer = channel.await(call, seen, run.deadline, epochNow, () => port.post({ t: 'host-next', call }))
+      if (!answer) {
+        port.post({ t: 'host-cancel', call })
+        return { ok: false, message: 'the host did not answer before the deadline' }
+      }
+      return answer.error ? { ok: false, message: answer.payload } : { ok: true, json: answer.payload }
+    },
+  })
+
+  const create = async (slot: number, options: EngineOptions): Promise<LuaEngine> => {
+    if (!init) throw new Error('worker not initialised')
+    const hooks = hooksFor(slot)
+    if (options.kind === 'fengari') return createFengariEngine(options, hooks)
+    return createWasmoonEngine(options, hooks, { module: init.module, locateFile: init.locateFile })
+  }
+
+  const engineOf = (slot: number): LuaEngine => {
+    const engine = engines.get(slot)
+    if (!engine) throw new Error(`no engine for slot ${slot}`)
+    return engine
+  }
+
+  const handle = async (req: Request): Promise<unknown> => {
+    switch (req.t) {
+      case 'create': {
+        engines.get(req.slot)?.close()
+        const engine = await create(req.slot, req.options)
+        engines.set(req.slot, engine)
+        return { luaVersion: engine.luaVersion }
+      }
+      case 'exec': {
+        const engine = engineOf(req.slot)
+        // The deadline counts from when the host dispatched the request, so
+        // message latency cannot push the soft stop past the host's hard one.
+        const elapsed = Math.max(0, epochNow() - req.sentAt)
+        const timeoutMs = Math.max(1, req.request.timeoutMs - elapsed)
+        const run: Running = {
+          rid: req.rid,
+          slot: req.slot,
+          deadline: req.sentAt + req.request.timeoutMs,
+          chunks: [],
+          bytes: 0,
+          lastFlush: performance.now(),
+        }
+        channel?.clearCancel()
+        running = run
+        try {
+          const json = engine.exec({ ...req.request, timeoutMs })
+          return { json, output: run.chunks }
+        } finally {
+          running = undefined
+        }
+      }
+      case 'mount':
+        return { problem: engineOf(req.slot).mount(req.name, req.source) }
+      case 'reset':
+        engineOf(req.slot).reset()
+        return null
+      case 'stats':
+        return engineOf(req.slot).stats()
+      case 'destroy':
+        engines.get(req.slot)?.close()
+        engines.delete(req.slot)
+        return null
+    }
+  }
+
+  port.listen((message) => {
+    const msg = message as InitMessage | Request
+    if (msg.t === 'init') {
+      init = msg
+      channel = msg.shared ? new HostChannelReader(msg.shared) : undefined
+      port.post({ t: 'ready' })
+      return
+    }
+    const req = msg as Request
+    // One request at a time, in arrival order, even while one awaits (create).
+    queue = queue.then(() => handle(req)).then(
+      (value) => {
+        const out = (value as { output?: Array<[1 | 2, Uint8Array]> } | null)?.output
+        port.post({ t: 'reply', rid: req.rid, ok: true, value }, out?.map(([, b]) => b.buffer as ArrayBuffer))
+      },
+      (error: unknown) => {
+        const crashed = error instanceof EngineCrashedError
+        if (crashed) engines.delete((req as { slot: number }).slot)
+        port.post({
+          t: 'reply',
+          rid: req.rid,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+          crashed,
+        })
+      },
+    ).catch((error: unknown) => {
+      port.post({ t: 'reply', rid: req.rid, ok: false, error: `worker could not reply: ${String(error)}` })
+    })
+  })
+}

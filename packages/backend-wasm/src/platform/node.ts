@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { cachedModule } from '../module-cache.js'
+import { devWorkerScript } from './node-dev-worker.js'
+import type { Platform, WasmSource, WorkerEvents, WorkerLike } from './types.js'
+
+const require = createRequire(import.meta.url)
+
+/** glue.wasm as installed with wasmoon: served from disk, never from a CDN. */
+function gluePath(): string {
+  return require.resolve('wasmoon/dist/glue.wasm')
+}
+
+function toPath(url: string | URL): string {
+  if (url instanceof URL) return fileURLToPath(url)
+  return url.startsWith('file:') ? fileURLToPath(url) : url
+}
+
+/** The built worker next to this file, or (running from TypeScript sources) a bundle made on the fly. */
+async function workerScript(explicit: string | URL | undefined): Promise<URL | string> {
+  if (explicit !== undefined) return explicit instanceof URL || explicit.startsWith('file:') ? new URL(explicit) : explicit
+  if (import.meta.url.endsWith('.ts')) return devWorkerScript(new URL('../isolation/worker-entry.node.ts', import.meta.url))
+  return new URL('./worker-node.js', import.meta.url)
+}
+
+/** Node: worker_threads, glue.wasm read from node_modules, files through fs. */
+export const nodePlatform: Platform = {
+  name: 'node',
+  sharedMemory: typeof SharedArrayBuffer === 'function',
+  cpus: availableParallelism(),
+
+  wasmModule(source: WasmSource): Promise<WebAssembly.Module> {
+    if (source.module) return Promise.resolve(source.module)
+    const path = source.url === undefined ? gluePath() : toPath(source.url)
+    return cachedModule(`file:${path}`, async () => WebAssembly.compile(await readFile(path)))
+  },
+
+  // Emscripten reads this file before instantiating; the bytes are ignored
+  // (the module is already compiled) but the file must exist.
+  locateFile: () => Promise.resolve(gluePath()),
+
+  async spawnWorker(url, limits, events: WorkerEvents): Promise<WorkerLike> {
+    const script = await workerScript(url)
+    const worker = new Worker(script, {
+      ...(limits.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb } } : {}),
+    })
+    worker.on('message', (data: unknown) => events.message(data))
+    worker.on('error', (error: Error) => events.error(error))
+    worker.on('exit', (code: number) => events.error(new Error(`the worker exited with code ${code}`)))
+    return {
+      post: (message, transfer) => worker.postMessage(message, transfer as never),
+      terminate: async () => {
+        worker.removeAllListeners('exit')
+        worker.removeAllListeners('error')
+        worker.on('error', () => {})
+        await worker.terminate()
+      },
+      ref: () => worker.ref(),
+      unref: () => worker.unref(),
+    }
+  },
+
+  readTextFile: (path: string) => readFile(path, 'utf8'),
+}
