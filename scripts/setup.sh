@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.9
-APT_PACKAGES=(lua5.4 liblua5.4-dev luarocks lua-socket openssh-server chromium util-linux)
+APT_PACKAGES=(lua5.4 liblua5.4-dev luarocks lua-socket openssh-server chromium util-linux tmux openssl)
 # Optional interpreters: the suite runs the conformance kit on them when present.
 APT_OPTIONAL=(lua5.1 lua5.3 luajit)
 

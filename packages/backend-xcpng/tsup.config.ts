@@ -8,5 +8,8 @@ export default defineConfig({
   platform: 'node',
   sourcemap: true,
   clean: true,
-  splitting: false,
+  // The descriptor must stay cheap to import: the implementation behind
+  // `import('./impl/index.js')` (XAPI client, ssh2, effect) becomes its own
+  // chunk, loaded on the first VM.
+  splitting: true,
 })

@@ -8,5 +8,5 @@ export default defineConfig({
   platform: 'neutral',
   sourcemap: true,
   clean: true,
-  splitting: false,
+  splitting: true,
 })

@@ -18,6 +18,9 @@ if (!entry) {
 }
 const dir = mkdtempSync(join(tmpdir(), 'luavm-run-'))
 const outfile = join(dir, 'entry.mjs')
+// The entry may end the process itself (process.exit, a crash), skipping
+// `finally`: the bundle must not outlive it either way.
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
 try {
   await build({
     entryPoints: [resolve(entry)],

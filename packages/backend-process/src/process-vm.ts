@@ -23,9 +23,10 @@ import { checkLuaSocket } from './networking/luasocket.js'
 import { type SessionHost, SessionVM } from './session/session-vm.js'
 import { buildEnvironment } from './spawn/environment.js'
 import { findPrlimit } from './spawn/rlimit.js'
-import type { WorkerExecOptions } from './worker/driver-worker.js'
+import { DriverWorker, type WorkerExecOptions } from './worker/driver-worker.js'
 import { resultFields } from './worker/outcome.js'
 import { startWorker, type WorkerSpec } from './worker/spawn-worker.js'
+import { needsStdoutGuard, STDOUT_GUARD_LUA } from './worker/stdout-guard.js'
 
 /**
  * A VM backed by native Lua processes (the `process` backend, alias
@@ -104,6 +105,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
       ...(this.#prlimit.path === undefined ? {} : { prlimitPath: this.#prlimit.path }),
       startTimeoutMs: c.startTimeoutMs,
       killGraceMs: c.killGraceMs,
+      softDeadline: c.softDeadline,
     })
     const hooks = {
       onReplaced: () => this.noteRestart(),
@@ -114,7 +116,12 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     }
     const mode: ExecutionMode =
       c.mode === 'oneshot'
-        ? new OneshotMode((limit) => startWorker(spec(this.#ceiling(limit))))
+        ? new OneshotMode({
+            create: (limit) => new DriverWorker(spec(this.#ceiling(limit))),
+            prelude: needsStdoutGuard(c.sandbox, c.grants) ? STDOUT_GUARD_LUA : undefined,
+            startWorker: () => startWorker(spec(c.memoryLimitBytes)),
+            prespawn: c.prespawn,
+          })
         : c.mode === 'pool'
           ? new PoolMode(c.poolSize, () => startWorker(spec(c.memoryLimitBytes)), hooks)
           : new PersistentMode(() => startWorker(spec(c.memoryLimitBytes)), hooks)
@@ -186,6 +193,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
         : undefined,
       sandbox: c.sandbox,
       grants: c.grants,
+      softDeadline: c.softDeadline,
       memoryLimitBytes: c.memoryLimitBytes,
       prlimit: this.#prlimit.path ?? this.#prlimit.problem,
       networked: c.networked,

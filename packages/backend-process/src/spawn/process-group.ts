@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { descendantsOf } from './proc.js'
+import { descendantsOf, listProcesses } from './proc.js'
 
 /** How to start a process in its own group. */
 export interface GroupSpawnOptions {
@@ -94,5 +94,27 @@ function safeDescendants(pid: number): number[] {
     return descendantsOf(pid)
   } catch {
     return []
+  }
+}
+
+/**
+ * Resolves once no live process is left in group `pgid` (zombies awaiting
+ * their reaper do not count), so a result reported after a kill can promise
+ * that nothing of the execution still runs. Gives up after `timeoutMs`.
+ */
+export async function waitGroupGone(pgid: number, timeoutMs = 1_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    // One syscall answers the common case (the group is empty: ESRCH);
+    // only when members remain is /proc read to tell live ones from zombies.
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return true
+    }
+    const alive = listProcesses().some((p) => p.pgid === pgid && p.state !== 'Z' && p.state !== 'X')
+    if (!alive) return true
+    if (Date.now() > end) return false
+    await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }

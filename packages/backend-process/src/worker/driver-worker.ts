@@ -3,6 +3,10 @@ import {
   BackendUnavailableError,
   BOOTSTRAP_LUA,
   DriverConnection,
+  encodeBootstrapPayload,
+  encodeExec,
+  encodeInit,
+  encodeQuit,
   type DriverExecOutcome,
   type DriverHello,
   type ExecErrorInfo,
@@ -11,9 +15,12 @@ import {
   ProtocolError,
 } from '@bioxen-luavm/core'
 import type { LuaInterpreter } from '../interpreters/detect.js'
-import { killGroup, spawnInGroup } from '../spawn/process-group.js'
+import { processState } from '../spawn/proc.js'
+import { killGroup, spawnInGroup, waitGroupGone } from '../spawn/process-group.js'
 import { addressSpaceLimit, setSoftAddressSpaceLimit, withAddressSpaceLimit } from '../spawn/rlimit.js'
 import { cutOutput } from './output-cap.js'
+import { PipelinedRun } from './pipelined-run.js'
+import { precompiledBootstrap } from './program-cache.js'
 
 /** How to start one driver process. */
 export interface DriverWorkerOptions {
@@ -29,6 +36,10 @@ export interface DriverWorkerOptions {
   startTimeoutMs: number
   /** Wait after an execution's deadline before the process group is killed. */
   killGraceMs: number
+  /** Pass deadlines to the runtime's hook (the soft layer); false leaves only the hard kill. */
+  softDeadline?: boolean
+  /** Send the driver program as cached bytecode (default true); false sends source. */
+  precompile?: boolean
 }
 
 /** What one execution needs. */
@@ -69,7 +80,22 @@ export interface WorkerExit {
 
 type KillReason = 'timeout' | 'killed' | 'output-limit' | 'stop' | 'start-timeout' | 'protocol'
 
+// Raw stderr of the process during one execution, with the cap it counts against.
+interface RawCapture {
+  parts: string[]
+  bytes: number
+  limit: number
+  over: () => void
+  onChunk?: (text: string) => void
+}
+
 let workerCounter = 0
+
+// How often a running chunk past its hard deadline is checked again.
+const HARD_DEADLINE_POLL_MS = 20
+
+// How long after the process exited its output may still be drained.
+const READER_CLOSE_FALLBACK_MS = 1_000
 
 /**
  * One interpreter process running the shared driver (`lua -e BOOTSTRAP_LUA`,
@@ -99,7 +125,10 @@ export class DriverWorker {
   #executions = 0
   readonly #startedAt = Date.now()
   // Raw stderr of the process; attributed to the running execution.
-  #rawErr: { parts: string[]; bytes: number; onChunk?: (text: string) => void; limit: number; over: () => void } | undefined
+  #rawErr: RawCapture | undefined
+  // Extra reactions to the process ending (a pipelined reader fails its waiters).
+  readonly #onExitHooks: Array<(reason: string) => void> = []
+  #exitReason: string | undefined
   readonly #rawDecoder = new TextDecoder()
   #softLimit: number | 'unlimited' = 'unlimited'
   readonly #hardLimit: number | 'unlimited'
@@ -166,15 +195,9 @@ export class DriverWorker {
    */
   async start(): Promise<DriverHello> {
     const o = this.#options
-    let command = o.interpreter.path
-    let args: string[] = ['-e', BOOTSTRAP_LUA]
-    if (this.#hardLimit !== 'unlimited') {
-      if (!o.prlimitPath) throw new BackendUnavailableError('memoryLimitBytes needs prlimit (util-linux)')
-      ;({ command, args } = withAddressSpaceLimit(o.prlimitPath, this.#hardLimit, command, args))
-    }
-    const child = spawnInGroup(command, args, { env: o.env, ...(o.cwd === undefined ? {} : { cwd: o.cwd }) })
-    this.#child = child
+    const program = o.precompile === false ? undefined : await precompiledBootstrap(o.interpreter)
     const startupErr: string[] = []
+    const child = this.#spawn(startupErr)
     const connection = new DriverConnection({
       write: (bytes) => {
         child.stdin.write(bytes)
@@ -182,42 +205,15 @@ export class DriverWorker {
     })
     this.#connection = connection
     child.stdout.on('data', (chunk: Buffer) => connection.receive(chunk))
-    child.stderr.on('data', (chunk: Buffer) => this.#onRawStderr(chunk, startupErr))
-    child.on('exit', (code, signal) => this.#onExit(code, signal))
-    child.on('error', (error) => {
-      // ENOENT/EACCES on spawn: no 'exit' follows, so finish here.
-      startupErr.push(error.message)
-      this.#onExit(null, null, error.message)
-    })
-
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.kill('start-timeout')
-        reject(
-          new BackendUnavailableError(
-            `${o.interpreter.label} (${o.interpreter.path}) did not finish starting the driver within ${o.startTimeoutMs} ms`,
-          ),
-        )
-      }, o.startTimeoutMs)
-    })
     try {
-      const hello = await Promise.race([connection.init({ sandbox: o.sandbox, grants: [...o.grants] }), timedOut])
-      this.#hello = hello
+      // The precompiled program goes first; init then skips sending source.
+      if (program) child.stdin.write(program)
+      const init = connection.init({ sandbox: o.sandbox, grants: [...o.grants], sendProgram: program === undefined })
+      this.#hello = await this.#withStartDeadline(init)
       this.#setRef(false)
-      return hello
+      return this.#hello
     } catch (error) {
-      this.kill('stop')
-      await this.#exited
-      const stderr = startupErr.join('').trim()
-      const why = error instanceof Error ? error.message : String(error)
-      throw new BackendUnavailableError(
-        `${o.interpreter.label} (${o.interpreter.path}) could not start the driver: ${why}${stderr ? ` — stderr: ${stderr.slice(0, 500)}` : ''}` +
-          (this.#hardLimit !== 'unlimited' ? ' (a memoryLimitBytes that is too small also stops the interpreter from starting)' : ''),
-        { cause: error },
-      )
-    } finally {
-      clearTimeout(timer)
+      throw await this.#startFailed(error, startupErr)
     }
   }
 
@@ -231,68 +227,68 @@ export class DriverWorker {
     if (!connection || this.dead) throw new ProtocolError(`driver worker ${this.seq} is not running`)
     if (this.#busy) throw new ProtocolError(`driver worker ${this.seq} is busy; executions must be serialized`)
     const started = performance.now()
-    if (opts.signal?.aborted) return this.#outcome('killed', started, '', '', 'cancelled before it started')
+    if (opts.signal?.aborted) return cancelledOutcome(started)
     this.#busy = true
     this.#executions++
     this.#setRef(true)
-    let hardTimer: ReturnType<typeof setTimeout> | undefined
-    let onAbort: (() => void) | undefined
-    const raw = {
-      parts: [] as string[],
-      bytes: 0,
-      limit: opts.maxOutputBytes,
-      over: () => this.kill('output-limit'),
-      ...(opts.onStderr ? { onChunk: opts.onStderr } : {}),
-    }
     try {
-      await this.#applyMemoryLimit(opts.memoryLimitBytes)
-      this.#rawErr = raw
-      const streamed = { out: 0, err: 0 }
-      const pending = connection.exec(code, {
-        chunkName: opts.chunkName,
-        echo: opts.echo,
-        repl: opts.repl,
-        timeoutMs: opts.timeoutMs,
-        maxOutputBytes: opts.maxOutputBytes,
-        onStdout: (t) => {
-          streamed.out += t.length
-          opts.onStdout?.(t)
-        },
-        onStderr: (t) => {
-          streamed.err += t.length
-          opts.onStderr?.(t)
-        },
-      })
-      hardTimer = setTimeout(() => this.kill('timeout'), opts.timeoutMs + this.#options.killGraceMs)
-      if (opts.signal) {
-        onAbort = () => this.kill('killed')
-        opts.signal.addEventListener('abort', onAbort, { once: true })
+      if (opts.memoryLimitBytes !== undefined || this.#softLimit !== this.#hardLimit) {
+        await this.#applyMemoryLimit(opts.memoryLimitBytes)
       }
-      let reply: DriverExecOutcome | undefined
-      let failure: unknown
-      try {
-        reply = await pending
-      } catch (error) {
-        failure = error
-      }
-      clearTimeout(hardTimer)
-      if (reply) {
-        // Raw stderr written just before the reply may sit in the other
-        // pipe's buffer: one turn of the event loop lets it arrive.
-        await new Promise((resolve) => setImmediate(resolve))
-        this.#rawErr = undefined
-        return this.#finish(reply, raw, opts.maxOutputBytes, started)
-      }
-      // The connection broke: the process died or was killed under the chunk.
-      const exit = await this.#waitExit()
-      this.#rawErr = undefined
-      return this.#deathOutcome(exit, failure, raw, opts, started)
+      const raw = this.#captureRawStderr(opts)
+      const pending = connection.exec(code, this.#wireOptions(opts))
+      return await this.#track(pending, opts, started, raw)
     } finally {
-      clearTimeout(hardTimer)
-      if (onAbort) opts.signal?.removeEventListener('abort', onAbort)
-      this.#rawErr = undefined
       this.#busy = false
       if (!this.dead) this.#setRef(false)
+    }
+  }
+
+  /**
+   * One-shot execution in this (fresh, never started) worker: the program,
+   * init, an optional prelude chunk, the user's chunk and quit all go out in
+   * one write, so the process costs no round trip per request; then the
+   * process exits. The worker cannot be used again afterwards.
+   */
+  async runOnce(code: string, opts: WorkerExecOptions, prelude?: string): Promise<WorkerOutcome> {
+    if (this.#child) throw new ProtocolError(`driver worker ${this.seq} was already started`)
+    const started = performance.now()
+    if (opts.signal?.aborted) return cancelledOutcome(started)
+    const o = this.#options
+    const program = (o.precompile === false ? undefined : await precompiledBootstrap(o.interpreter)) ?? encodeBootstrapPayload()
+    const startupErr: string[] = []
+    const child = this.#spawn(startupErr)
+    const run = new PipelinedRun(
+      prelude === undefined
+        ? [{ id: 2, ...pick(opts) }]
+        : [{ id: 1 }, { id: 2, ...pick(opts) }],
+    )
+    child.stdout.on('data', (chunk: Buffer) => run.receive(chunk))
+    this.#onExitHooks.push((reason) => run.close(reason))
+    this.#busy = true
+    this.#executions++
+    try {
+      const frames: Uint8Array[] = [program, encodeInit({ sandbox: o.sandbox, grants: [...o.grants] })]
+      if (prelude !== undefined) {
+        frames.push(encodeExec({ id: 1, chunkName: 'luavm-prelude', echo: false, maxOutputBytes: 0 }, prelude))
+      }
+      frames.push(encodeExec({ id: 2, ...this.#wireOptions(opts) }, code), encodeQuit())
+      child.stdin.end(Buffer.concat(frames))
+      try {
+        this.#hello = await this.#withStartDeadline(run.hello)
+        if (prelude !== undefined) {
+          const r = await run.result(0)
+          if (r.status !== 'ok') throw new ProtocolError(`the prelude chunk failed: ${r.error?.message ?? r.status}`)
+        }
+      } catch (error) {
+        throw await this.#startFailed(error, startupErr)
+      }
+      const raw = this.#captureRawStderr(opts)
+      const outcome = await this.#track(run.result(prelude === undefined ? 0 : 1), opts, started, raw)
+      await this.stop({ graceMs: 1_000 })
+      return outcome
+    } finally {
+      this.#busy = false
     }
   }
 
@@ -304,15 +300,17 @@ export class DriverWorker {
   async stop(options: { force?: boolean; graceMs?: number } = {}): Promise<void> {
     if (!this.#child || this.#exit) {
       this.#cleanupGroup()
+      await this.#groupGone()
       return
     }
     // Keep the host alive until the exit is seen: an idle worker is unref'd,
     // and a host that awaits stop() must not exit with the group still there.
     this.#setRef(true)
-    if (options.force || this.#busy || !this.#connection || this.#connection.dead) {
+    if (options.force || (this.#busy && this.#connection) || this.#connection?.dead) {
       this.kill('stop')
     } else {
-      this.#connection.quit().catch(() => {})
+      // A one-shot worker already sent its quit frame; a persistent one does now.
+      this.#connection?.quit().catch(() => {})
       this.#child.stdin.end()
       const grace = setTimeout(() => this.kill('stop'), options.graceMs ?? 500)
       await this.#exited
@@ -320,6 +318,7 @@ export class DriverWorker {
     }
     await this.#exited
     this.#cleanupGroup()
+    await this.#groupGone()
   }
 
   /** SIGKILLs the whole process group (and strays that left it) right now. */
@@ -344,6 +343,155 @@ export class DriverWorker {
   }
 
   // ---- internals ---------------------------------------------------------
+
+  // Spawns the interpreter (under prlimit when capped) in its own group and
+  // wires stderr and exit; stdout is wired by the caller's frame reader.
+  #spawn(startupErr: string[]): ChildProcessWithoutNullStreams {
+    const o = this.#options
+    let command = o.interpreter.path
+    let args: string[] = ['-e', BOOTSTRAP_LUA]
+    if (this.#hardLimit !== 'unlimited') {
+      if (!o.prlimitPath) throw new BackendUnavailableError('memoryLimitBytes needs prlimit (util-linux)')
+      ;({ command, args } = withAddressSpaceLimit(o.prlimitPath, this.#hardLimit, command, args))
+    }
+    const child = spawnInGroup(command, args, { env: o.env, ...(o.cwd === undefined ? {} : { cwd: o.cwd }) })
+    this.#child = child
+    child.stderr.on('data', (chunk: Buffer) => this.#onRawStderr(chunk, startupErr))
+    child.on('exit', (code, signal) => this.#onExit(code, signal))
+    // Frame readers end on 'close' — the process is gone *and* its pipes are
+    // drained — not on 'exit', which can come before the last frames the
+    // driver wrote (a hello and a reply just before it quit) were read.
+    child.on('close', () => this.#closeReaders())
+    child.on('error', (error) => {
+      // ENOENT/EACCES on spawn: no 'exit' follows, so finish here.
+      startupErr.push(error.message)
+      this.#onExit(null, null, error.message)
+      this.#closeReaders()
+    })
+    return child
+  }
+
+  async #withStartDeadline<T>(pending: Promise<T>): Promise<T> {
+    const o = this.#options
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.kill('start-timeout')
+        reject(new Error(`no hello within ${o.startTimeoutMs} ms`))
+      }, o.startTimeoutMs)
+    })
+    try {
+      return await Promise.race([pending, timedOut])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #startFailed(error: unknown, startupErr: string[]): Promise<BackendUnavailableError> {
+    const o = this.#options
+    this.kill('stop')
+    await this.#exited
+    await this.#groupGone()
+    const stderr = startupErr.join('').trim()
+    const why = error instanceof Error ? error.message : String(error)
+    return new BackendUnavailableError(
+      `${o.interpreter.label} (${o.interpreter.path}) could not start the driver: ${why}${stderr ? ` — stderr: ${stderr.slice(0, 500)}` : ''}` +
+        (this.#hardLimit !== 'unlimited' ? ' (a memoryLimitBytes that is too small also stops the interpreter from starting)' : ''),
+      { cause: error },
+    )
+  }
+
+  #wireOptions(opts: WorkerExecOptions) {
+    return {
+      chunkName: opts.chunkName,
+      echo: opts.echo,
+      repl: opts.repl,
+      // Without the soft layer the runtime installs no hook at all: PUC
+      // Lua runs at full speed, LuaJIT keeps its JIT on.
+      ...(this.#options.softDeadline === false ? {} : { timeoutMs: opts.timeoutMs }),
+      maxOutputBytes: opts.maxOutputBytes,
+      ...(opts.onStdout ? { onStdout: opts.onStdout } : {}),
+      ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
+    }
+  }
+
+  #captureRawStderr(opts: WorkerExecOptions): RawCapture {
+    const raw: RawCapture = {
+      parts: [],
+      bytes: 0,
+      limit: opts.maxOutputBytes,
+      over: () => this.kill('output-limit'),
+      ...(opts.onStderr ? { onChunk: opts.onStderr } : {}),
+    }
+    this.#rawErr = raw
+    return raw
+  }
+
+  // The hard layer. With the soft layer on, the runtime gets killGraceMs to
+  // stop the chunk itself (keeping the state). Its clock is os.clock() — CPU
+  // time, the only sub-second clock plain Lua has — which lags wall time
+  // when the machine is busy; so a process still *running* Lua at the hard
+  // deadline gets up to timeoutMs more to be stopped softly, while one
+  // blocked in a system call (os.execute, a socket) cannot be stopped by
+  // the hook and is killed at once. Without the soft layer: kill at timeoutMs.
+  #armHardDeadline(timeoutMs: number): { cancel(): void } {
+    const soft = this.#options.softDeadline !== false
+    const grace = soft ? this.#options.killGraceMs : 0
+    const cap = performance.now() + timeoutMs + grace + (soft ? timeoutMs : 0)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const fire = () => {
+      const pid = this.pid
+      if (soft && pid !== undefined && performance.now() < cap && processState(pid) === 'R') {
+        timer = setTimeout(fire, HARD_DEADLINE_POLL_MS)
+        return
+      }
+      this.kill('timeout')
+    }
+    timer = setTimeout(fire, timeoutMs + grace)
+    return { cancel: () => clearTimeout(timer) }
+  }
+
+  // Enforces the hard deadline and the cancel on a running chunk, then
+  // turns its reply — or the death of the process — into an outcome.
+  async #track(
+    pending: Promise<DriverExecOutcome>,
+    opts: WorkerExecOptions,
+    started: number,
+    raw: RawCapture,
+  ): Promise<WorkerOutcome> {
+    let onAbort: (() => void) | undefined
+    const hard = this.#armHardDeadline(opts.timeoutMs)
+    try {
+      if (opts.signal) {
+        onAbort = () => this.kill('killed')
+        opts.signal.addEventListener('abort', onAbort, { once: true })
+        if (opts.signal.aborted) onAbort()
+      }
+      let reply: DriverExecOutcome | undefined
+      let failure: unknown
+      try {
+        reply = await pending
+      } catch (error) {
+        failure = error
+      }
+      hard.cancel()
+      if (reply) {
+        // Raw stderr written just before the reply may sit in the other
+        // pipe's buffer: one turn of the event loop lets it arrive.
+        await new Promise((resolve) => setImmediate(resolve))
+        this.#rawErr = undefined
+        return this.#finish(reply, raw, opts.maxOutputBytes, started)
+      }
+      // The stream broke: the process died or was killed under the chunk.
+      const exit = await this.#waitExit()
+      this.#rawErr = undefined
+      return this.#deathOutcome(exit, failure, raw, opts, started)
+    } finally {
+      hard.cancel()
+      if (onAbort) opts.signal?.removeEventListener('abort', onAbort)
+      this.#rawErr = undefined
+    }
+  }
 
   async #applyMemoryLimit(memoryLimitBytes: number | undefined): Promise<void> {
     const pid = this.pid
@@ -436,19 +584,6 @@ export class DriverWorker {
     return done('killed', `the Lua interpreter ${how}${detail}`)
   }
 
-  #outcome(status: ExecStatus, started: number, stdout: string, stderr: string, message?: string): WorkerOutcome {
-    return {
-      status,
-      values: [],
-      stdout,
-      stderr,
-      truncated: false,
-      incomplete: false,
-      ...(message ? { error: { message, kind: 'runtime' as const } } : {}),
-      durationMs: performance.now() - started,
-    }
-  }
-
   #onRawStderr(chunk: Buffer, startupErr: string[]): void {
     const text = this.#rawDecoder.decode(chunk, { stream: true })
     const target = this.#rawErr
@@ -467,9 +602,10 @@ export class DriverWorker {
     if (this.#exit) return
     const exit: WorkerExit = { code, signal, ...(this.#killedFor ? { killedFor: this.#killedFor } : {}) }
     this.#exit = exit
-    this.#connection?.close(
-      spawnError ?? `${this.#options.interpreter.label} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`,
-    )
+    this.#exitReason = spawnError ?? `${this.#options.interpreter.label} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`
+    // A process that escaped the group (setsid) may still hold the pipe and
+    // delay 'close' forever; the readers must end anyway.
+    setTimeout(() => this.#closeReaders(), READER_CLOSE_FALLBACK_MS).unref()
     this.#cleanupGroup()
     this.#resolveExited(exit)
     for (const listener of [...this.#deathListeners]) {
@@ -482,12 +618,26 @@ export class DriverWorker {
     this.#deathListeners.clear()
   }
 
+  #closeReaders(): void {
+    const reason = this.#exitReason ?? `${this.#options.interpreter.label} closed its output`
+    this.#connection?.close(reason)
+    for (const hook of this.#onExitHooks.splice(0)) hook(reason)
+  }
+
   async #waitExit(): Promise<WorkerExit> {
     // A broken protocol with a live process (a stray byte on stdout) leaves
     // a driver nobody can talk to: end it.
     if (!this.#exit) this.kill('protocol')
     const exit = await this.#exited
+    await this.#groupGone()
     return exit
+  }
+
+  // SIGKILL is asynchronous: the members of the group are gone a moment
+  // later, and callers are told only then.
+  async #groupGone(): Promise<void> {
+    const pid = this.#child?.pid
+    if (pid !== undefined) await waitGroupGone(pid)
   }
 
   #cleanupGroup(): void {
@@ -506,4 +656,21 @@ export class DriverWorker {
       stream[method]?.()
     }
   }
+}
+
+function cancelledOutcome(started: number): WorkerOutcome {
+  return {
+    status: 'killed',
+    values: [],
+    stdout: '',
+    stderr: '',
+    truncated: false,
+    incomplete: false,
+    error: { message: 'cancelled before it started', kind: 'runtime' },
+    durationMs: performance.now() - started,
+  }
+}
+
+function pick(opts: WorkerExecOptions): Pick<WorkerExecOptions, 'onStdout' | 'onStderr'> {
+  return { ...(opts.onStdout ? { onStdout: opts.onStdout } : {}), ...(opts.onStderr ? { onStderr: opts.onStderr } : {}) }
 }

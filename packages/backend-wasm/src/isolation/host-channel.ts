@@ -90,10 +90,6 @@ export class HostChannelReader {
     return Atomics.load(this.#i32, CANCEL) !== 0
   }
 
-  clearCancel(): void {
-    Atomics.store(this.#i32, CANCEL, 0)
-  }
-
   /** The sequence number to pass to `await` for a call about to be posted. */
   mark(): number {
     return Atomics.load(this.#i32, SEQ)

@@ -19,6 +19,9 @@ export type Request =
   | { t: 'stats'; rid: number; slot: number }
   | { t: 'destroy'; rid: number; slot: number }
 
+/** A request before the connection numbers it. */
+export type RequestBody = Request extends infer R ? (R extends unknown ? Omit<R, 'rid'> : never) : never
+
 /** Values replies carry, by request type. */
 export interface ReplyValues {
   create: { luaVersion: string }

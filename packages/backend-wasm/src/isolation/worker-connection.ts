@@ -4,7 +4,7 @@ import type { EngineExecRequest, EngineOptions } from '../engine/types.js'
 import { describeThrown, hostResultJson } from '../engine/values.js'
 import type { Platform, WorkerLike } from '../platform/types.js'
 import { createSharedBlock, HostChannelWriter } from './host-channel.js'
-import { epochNow, type ReplyValues, type Request, type WorkerMessage } from './protocol.js'
+import { epochNow, type ReplyValues, type Request, type RequestBody, type WorkerMessage } from './protocol.js'
 import type { EngineRequest, ExecIO, ExecOutcome, HardStop, HostFunctions, StateLoss } from './types.js'
 
 /** How one pool's workers are started. */
@@ -28,6 +28,7 @@ export interface Slot {
 }
 
 interface Pending {
+  slot?: number | undefined
   resolve(value: unknown): void
   reject(error: Error): void
   onOutput?: ((chunks: Array<[1 | 2, Uint8Array]>) => void) | undefined
@@ -127,12 +128,20 @@ export class WorkerConnection {
     await this.#run({ t: 'destroy', slot: slot.id }).catch(() => undefined)
   }
 
-  /** Sends a non-execution request for a slot. */
-  request<K extends 'mount' | 'reset' | 'stats'>(
-    slot: Slot,
-    message: Omit<Extract<Request, { t: K }>, 'rid' | 'slot'>,
-  ): Promise<ReplyValues[K]> {
-    return this.#run({ ...message, slot: slot.id } as Request) as Promise<ReplyValues[K]>
+  /** Compiles a module into a slot's engine; resolves with the compile problem, if any. */
+  async mount(slot: Slot, name: string, source: string): Promise<string | undefined> {
+    const reply = (await this.#run({ t: 'mount', slot: slot.id, name, source })) as ReplyValues['mount']
+    return reply.problem
+  }
+
+  /** Resets a slot's Lua state. */
+  async reset(slot: Slot): Promise<void> {
+    await this.#run({ t: 'reset', slot: slot.id })
+  }
+
+  /** A slot's engine facts. */
+  async stats(slot: Slot): Promise<ReplyValues['stats']> {
+    return (await this.#run({ t: 'stats', slot: slot.id })) as ReplyValues['stats']
   }
 
   /** Runs code in a slot's engine; resolves with the runtime's JSON or the hard stop that ended it. */
@@ -140,6 +149,7 @@ export class WorkerConnection {
     return this.#queue.run(async () => {
       await this.#ensureStarted()
       if (!this.#slots.has(slot.id)) throw new Error('the VM was detached from its worker')
+      if (io.signal?.aborted) return { stop: { status: 'killed', message: 'execution cancelled before it started' } }
       const generation = this.#generation
       const rid = this.#nextRid++
       const timers: Array<ReturnType<typeof setTimeout>> = []
@@ -150,6 +160,7 @@ export class WorkerConnection {
             for (const [stream, bytes] of chunks) io.onOutput(stream, bytes)
           }
           this.#pending.set(rid, {
+            slot: slot.id,
             resolve: (value) => {
               const v = value as ReplyValues['exec']
               deliver(v.output)
@@ -178,9 +189,13 @@ export class WorkerConnection {
               kill()
             }
           }
-          if (io.signal?.aborted) onAbort()
-          else io.signal?.addEventListener('abort', onAbort, { once: true })
-          this.#post({ t: 'exec', rid, slot: slot.id, request, sentAt: epochNow() })
+          io.signal?.addEventListener('abort', onAbort, { once: true })
+          try {
+            this.#post({ t: 'exec', rid, slot: slot.id, request, sentAt: epochNow() })
+          } catch (error) {
+            this.#pending.delete(rid)
+            reject(error)
+          }
         })
       } finally {
         for (const timer of timers) clearTimeout(timer)
@@ -202,18 +217,23 @@ export class WorkerConnection {
 
   // ---- internals -----------------------------------------------------------
 
-  #run(message: Omit<Request, 'rid'>): Promise<unknown> {
+  #run(message: RequestBody): Promise<unknown> {
     return this.#queue.run(async () => {
       await this.#ensureStarted()
       return this.#send(message)
     })
   }
 
-  #send(message: Omit<Request, 'rid'>): Promise<unknown> {
+  #send(message: RequestBody): Promise<unknown> {
     const rid = this.#nextRid++
     return new Promise((resolve, reject) => {
-      this.#pending.set(rid, { resolve, reject })
-      this.#post({ ...message, rid } as Request)
+      this.#pending.set(rid, { slot: (message as { slot?: number }).slot, resolve, reject })
+      try {
+        this.#post({ ...message, rid } as Request)
+      } catch (error) {
+        this.#pending.delete(rid)
+        reject(error)
+      }
     })
   }
 
@@ -237,6 +257,7 @@ export class WorkerConnection {
     const generation = ++this.#generation
     const { platform, workerUrl, maxHeapMb } = this.#settings
     const [module, locateFile] = await Promise.all([this.#settings.wasmModule(), platform.locateFile()])
+    let started = false
     let ready!: () => void
     let failed!: (error: Error) => void
     const readyPromise = new Promise<void>((resolve, reject) => {
@@ -253,8 +274,9 @@ export class WorkerConnection {
           else if (generation === this.#generation) this.#onMessage(msg)
         },
         error: (error) => {
-          failed(error)
-          if (generation === this.#generation && this.#worker === worker) this.#onWorkerDied(error)
+          // Before it is up, a failure only fails this start (no restart loop).
+          if (!started) failed(error)
+          else if (generation === this.#generation && this.#worker === worker) this.#onWorkerDied(error)
         },
       },
     )
@@ -270,8 +292,9 @@ export class WorkerConnection {
       await readyPromise
       // A restarted worker gets every VM back, fresh but with its modules.
       for (const slot of this.#slots.values()) {
-        await this.#send({ t: 'create', slot: slot.id, options: slot.options } as Request)
+        await this.#send({ t: 'create', slot: slot.id, options: slot.options })
       }
+      started = true
     } catch (error) {
       if (this.#worker === worker) this.#worker = undefined
       await worker.terminate().catch(() => undefined)
@@ -288,7 +311,7 @@ export class WorkerConnection {
         this.#pending.delete(msg.rid)
         if (msg.ok) pending.resolve(msg.value)
         else {
-          if (msg.crashed) this.#engineCrashed(msg)
+          if (msg.crashed && pending.slot !== undefined) this.#engineCrashed(pending.slot, msg.error)
           pending.reject(new WorkerRequestError(msg.error, msg.crashed === true))
         }
         this.#idle()
@@ -334,20 +357,16 @@ export class WorkerConnection {
       .catch((error: unknown) => answer(describeThrown(error), true))
   }
 
-  /** An engine died inside a live worker: re-create just that VM. */
-  #engineCrashed(msg: { error: string }): void {
-    // The reply names no slot; the running exec's slot is the one that
-    // crashed, and it is re-created on its next request by `#recreate`.
-    for (const slot of this.#slots.values()) {
-      void this.#queue
-        .run(async () => {
-          const stats = await this.#send({ t: 'stats', slot: slot.id } as Request).catch(() => undefined)
-          if (stats !== undefined) return
-          await this.#send({ t: 'create', slot: slot.id, options: slot.options } as Request)
-          slot.onStateLost({ at: Date.now(), reason: msg.error, vmIds: [slot.vmId] })
-        })
-        .catch(() => undefined)
+  /** An engine died inside a live worker: only its VM is re-created, and told so. */
+  #engineCrashed(slotId: number, reason: string): void {
+    const slot = this.#slots.get(slotId)
+    if (!slot) return
+    try {
+      slot.onStateLost({ at: Date.now(), reason, vmIds: [slot.vmId] })
+    } catch {
+      // The listener's failure must not stop the re-creation.
     }
+    void this.#run({ t: 'create', slot: slot.id, options: slot.options }).catch(() => undefined)
   }
 
   #onWorkerDied(error: Error): void {
@@ -374,18 +393,18 @@ export class WorkerConnection {
       if (pending.stop) pending.stop(stop)
       else pending.reject(new Error(`the worker was restarted: ${reason}`))
     }
-    await worker.terminate().catch(() => undefined)
     const loss: StateLoss = { at: Date.now(), reason, vmIds: this.vmIds }
-    if (this.#slots.size > 0 && !this.#closed) {
-      // Restart right away so the next execution does not pay for it.
-      await this.#queue.run(() => this.#ensureStarted()).catch(() => undefined)
-    }
     for (const slot of this.#slots.values()) {
       try {
         slot.onStateLost(loss)
       } catch {
         // A listener's failure must not stop the others from hearing.
       }
+    }
+    await worker.terminate().catch(() => undefined)
+    if (this.#slots.size > 0 && !this.#closed) {
+      // Restart right away so the next execution does not pay for it.
+      await this.#queue.run(() => this.#ensureStarted()).catch(() => undefined)
     }
   }
 

@@ -115,7 +115,6 @@ export function serveWorker(port: WorkerPort): void {
           bytes: 0,
           lastFlush: performance.now(),
         }
-        channel?.clearCancel()
         running = run
         try {
           const json = engine.exec({ ...req.request, timeoutMs })

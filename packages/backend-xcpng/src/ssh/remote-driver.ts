@@ -21,6 +21,8 @@ export interface RemoteDriverOptions {
   /** Run user code in the sandbox (default true). */
   sandbox?: boolean
   grants?: readonly string[]
+  /** Environment for the interpreter (e.g. `LUA_PATH_5_4` for a luarocks tree). */
+  env?: Readonly<Record<string, string>>
   /** Deadline for the driver's hello (default 15 s). */
   startTimeoutMs?: number
   logger?: Logger
@@ -46,9 +48,14 @@ const WRAPPER =
  * own process group (and relays its exit status); without setsid the
  * shell sshd started is already a session leader on OpenSSH.
  */
-export function driverCommand(lua: string): string {
+export function driverCommand(lua: string, env: Readonly<Record<string, string>> = {}): string {
+  let exports = ''
+  for (const [name, value] of Object.entries(env)) {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new SshError(`invalid environment variable name '${name}'`)
+    exports += `export ${name}=${shellQuote(value)}; `
+  }
   const args = `sh -c ${shellQuote(WRAPPER)} ${shellQuote(lua)} ${shellQuote(BOOTSTRAP_LUA)}`
-  return `if command -v setsid >/dev/null 2>&1; then exec setsid -w ${args}; else exec ${args}; fi`
+  return `${exports}if command -v setsid >/dev/null 2>&1; then exec setsid -w ${args}; else exec ${args}; fi`
 }
 
 /** The command a second channel runs to kill the driver's whole process group. */
@@ -131,7 +138,7 @@ export class RemoteDriver {
   static async start(conn: SshConnection, options: RemoteDriverOptions = {}): Promise<RemoteDriver> {
     const lua = options.lua ?? 'lua5.4'
     const logger = options.logger ?? silentLogger
-    const channel = await conn.exec(driverCommand(lua))
+    const channel = await conn.exec(driverCommand(lua, options.env))
     let gotPgid: (pgid: number) => void = () => {}
     const pgid = new Promise<number>((resolve) => {
       gotPgid = resolve
@@ -217,8 +224,11 @@ export class RemoteDriver {
     if (!(await this.#waitClosed(5_000))) this.#channel.close()
   }
 
-  /** Asks the driver to exit; kills it when it does not within `graceMs`. */
-  async quit(graceMs = 3_000): Promise<void> {
+  /**
+   * Asks the driver to exit, then ends its process group: the guest
+   * watchdog would otherwise hold the channel open for up to a second.
+   */
+  async quit(graceMs = 200): Promise<void> {
     if (this.#exited) return
     await this.#driver.quit().catch(() => {})
     this.#channel.end()

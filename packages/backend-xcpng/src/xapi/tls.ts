@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto'
+import type http from 'node:http'
 import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
@@ -73,9 +74,10 @@ export class VerifyingAgent extends https.Agent {
   }
 
   override createConnection(
-    options: tls.ConnectionOptions & { host?: string; servername?: string },
-    callback?: (error: Error | null, socket?: Duplex) => void,
+    args: http.ClientRequestArgs,
+    callback?: (error: Error | null, socket: Duplex) => void,
   ): Duplex | undefined {
+    const options = args as tls.ConnectionOptions & { host?: string; servername?: string }
     const host = options.host ?? 'localhost'
     const servername = this.#policy.servername ?? options.servername ?? (isIp(host) ? undefined : host)
     const socket = tls.connect({
@@ -84,9 +86,11 @@ export class VerifyingAgent extends https.Agent {
       ...(servername ? { servername } : {}),
       rejectUnauthorized: false,
     })
+    // The agent waits for the callback before it writes the request.
+    const fail = (error: Error) => callback?.(error, undefined as unknown as Duplex)
     const onError = (error: Error) => {
       socket.destroy()
-      callback?.(error)
+      fail(error)
     }
     socket.once('error', onError)
     socket.once('secureConnect', () => {
@@ -94,7 +98,7 @@ export class VerifyingAgent extends https.Agent {
       const problem = this.#verify(socket, this.#policy.servername ?? host)
       if (problem) {
         socket.destroy()
-        callback?.(problem)
+        fail(problem)
       } else {
         callback?.(null, socket)
       }
@@ -115,8 +119,10 @@ export class VerifyingAgent extends https.Agent {
         fingerprint,
       )
     }
-    if (!socket.authorized) {
-      const code = String(socket.authorizationError ?? 'UNVERIFIED')
+    const code = socket.authorized ? undefined : String(socket.authorizationError ?? 'UNVERIFIED')
+    // Node runs its own host name check even with rejectUnauthorized off.
+    const mismatch = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? new Error(code) : code ? undefined : tls.checkServerIdentity(name, cert)
+    if (code && !mismatch) {
       return tlsError(
         code,
         `the certificate of ${name} is not trusted (${code}); XCP-ng hosts use self-signed certificates: ` +
@@ -125,11 +131,11 @@ export class VerifyingAgent extends https.Agent {
         fingerprint,
       )
     }
-    const mismatch = tls.checkServerIdentity(name, cert)
     if (mismatch) {
       return tlsError(
         'HOSTNAME_MISMATCH',
-        `the certificate is not valid for ${name}: ${mismatch.message}; connect by the name in the certificate or pin its fingerprint ${fingerprint}`,
+        `the certificate is not valid for ${name} (its names: ${cert.subjectaltname ?? cert.subject?.CN ?? 'none'}); ` +
+          `connect by a name in the certificate or pin its fingerprint ${fingerprint}`,
         fingerprint,
       )
     }

@@ -1,0 +1,278 @@
+import { readFile } from 'node:fs/promises'
+import {
+  BaseLuaVM,
+  type BackendCapabilities,
+  ExecutionKilledError,
+  type ExecResult,
+  type InstallOptions,
+  type InstallResult,
+  isLuaVMError,
+  type ResolvedExecOptions,
+  SshError,
+  type StartOptions,
+  type StopOptions,
+  TaskQueue,
+  truncateUtf8,
+  type VMInit,
+  VMStateError,
+} from '@bioxen-luavm/core'
+import { loadSecrets, resolveConfig, type XcpngConfig } from './config.js'
+import { XCPNG_CAPABILITIES } from './descriptor.js'
+import { installRock, rockPathEnv } from './packages/remote-luarocks.js'
+import type { ProvisionProgress } from './provision/effects.js'
+import { runWorkflow } from './provision/undo.js'
+import { type Guest, provisionGuest, teardownGuest } from './provision/workflow.js'
+import { RemoteDriver } from './ssh/remote-driver.js'
+import { getVm } from './xapi/api.js'
+
+// One queue per XAPI endpoint bounds how many VMs this process provisions
+// at once, whoever starts them (VMManager clusters start VMs in parallel).
+const provisionQueues = new Map<string, TaskQueue>()
+
+function provisionQueue(cfg: XcpngConfig): TaskQueue {
+  const key = new URL(cfg.xapiUrl).origin
+  let queue = provisionQueues.get(key)
+  if (!queue) {
+    queue = new TaskQueue(cfg.provisionConcurrency)
+    provisionQueues.set(key, queue)
+  }
+  return queue
+}
+
+type Outcome =
+  | { kind: 'done'; result: Awaited<ReturnType<RemoteDriver['exec']>> }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'deadline' }
+  | { kind: 'abort' }
+
+/**
+ * A Lua VM on an XCP-ng guest: provisioned from a template through XAPI
+ * (or attached to an existing VM), driven over one SSH connection by the
+ * framed Lua driver. Executions are sub-millisecond-ish over a warm
+ * connection; a chunk that outlives its deadline plus `kill_grace_ms` is
+ * killed on the guest (its whole process group) and the driver restarts.
+ */
+export class XcpngVM extends BaseLuaVM {
+  readonly capabilities: BackendCapabilities = XCPNG_CAPABILITIES
+  readonly #cfg: XcpngConfig
+  readonly #progress = new Set<(p: ProvisionProgress) => void>()
+  #guest: Guest | undefined
+
+  /** @param init - id, validated `xcpng` config, limits and logger */
+  constructor(init: VMInit<Record<string, unknown>>) {
+    super(init)
+    this.#cfg = resolveConfig(init.config)
+  }
+
+  /** Subscribes to provisioning progress (clone %, boot, SSH…); returns an unsubscribe function. */
+  onProvisionProgress(listener: (progress: ProvisionProgress) => void): () => void {
+    this.#progress.add(listener)
+    return () => this.#progress.delete(listener)
+  }
+
+  /** The guest's address and VM identity, once started. */
+  get guest(): { ip: string; vmUuid: string; vmName: string; owned: boolean } | undefined {
+    const g = this.#guest
+    return g && { ip: g.ip, vmUuid: g.uuid, vmName: g.name, owned: g.owned }
+  }
+
+  protected async doStart(options: StartOptions): Promise<void> {
+    const cfg = this.#cfg
+    const secrets = await loadSecrets(cfg)
+    const run = () =>
+      runWorkflow(provisionGuest({ cfg, secrets, vmId: this.id, logger: this.logger }), {
+        what: `start of xcpng VM '${this.id}'`,
+        logger: this.logger,
+        timeoutMs: options.timeoutMs ?? cfg.startTimeoutMs,
+        callTimeoutMs: cfg.callTimeoutMs,
+        signal: options.signal,
+        onProgress: (p) => {
+          for (const listener of this.#progress) listener(p)
+        },
+      })
+    let guest: Guest
+    try {
+      guest = await provisionQueue(cfg).run(run, options.signal)
+    } catch (error) {
+      if (options.signal?.aborted && !isLuaVMError(error)) {
+        throw new ExecutionKilledError(`start of xcpng VM '${this.id}' was cancelled while waiting for a provisioning slot`, {
+          cause: error,
+        })
+      }
+      throw error
+    }
+    this.#guest = guest
+    this.setLuaVersion(guest.driver.hello.lua)
+    guest.ssh.onClose((error) => {
+      if (this.#guest !== guest) return
+      this.logger.error('lost the SSH connection to the guest; the VM is failed — stop() it to clean up', {
+        vmId: this.id,
+        ip: guest.ip,
+        error: error?.message,
+      })
+      this.markFailed()
+    })
+  }
+
+  protected async doStop(options: StopOptions): Promise<void> {
+    const guest = this.#guest
+    this.#guest = undefined
+    if (!guest) return
+    const cfg = this.#cfg
+    await runWorkflow(teardownGuest(guest, { force: options.force === true, shutdownTimeoutMs: cfg.shutdownTimeoutMs }), {
+      what: `stop of xcpng VM '${this.id}'`,
+      logger: this.logger,
+      timeoutMs: options.timeoutMs ?? cfg.shutdownTimeoutMs + 300_000,
+      callTimeoutMs: cfg.callTimeoutMs,
+    })
+  }
+
+  protected async runCode(code: string, o: ResolvedExecOptions): Promise<ExecResult> {
+    const guest = this.#guest
+    if (!guest) throw new VMStateError(`xcpng VM '${this.id}' has no guest; start it first`)
+    const started = performance.now()
+    let stdout = ''
+    let stderr = ''
+    const driver = guest.driver
+    const exec = driver.exec(code, {
+      chunkName: o.chunkName,
+      echo: o.echoReturnValues,
+      repl: o.repl,
+      timeoutMs: o.timeoutMs,
+      maxOutputBytes: o.maxOutputBytes,
+      onStdout: (c) => {
+        stdout += c
+        o.onStdout?.(c)
+      },
+      onStderr: (c) => {
+        stderr += c
+        o.onStderr?.(c)
+      },
+    })
+    // The driver's hook enforces timeoutMs inside Lua; this deadline is for
+    // code the hook cannot interrupt (a long C call, a blocked read).
+    let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
+    const outcome = await new Promise<Outcome>((resolve) => {
+      exec.then(
+        (result) => resolve({ kind: 'done', result }),
+        (error: unknown) => resolve({ kind: 'failed', error }),
+      )
+      timer = setTimeout(() => resolve({ kind: 'deadline' }), o.timeoutMs + this.#cfg.killGraceMs)
+      onAbort = () => resolve({ kind: 'abort' })
+      if (o.signal?.aborted) onAbort()
+      else o.signal?.addEventListener('abort', onAbort, { once: true })
+    })
+    clearTimeout(timer)
+    if (onAbort) o.signal?.removeEventListener('abort', onAbort)
+    const durationMs = performance.now() - started
+    const partial = () => {
+      const out = truncateUtf8(stdout, o.maxOutputBytes)
+      const err = truncateUtf8(stderr, Math.max(0, o.maxOutputBytes - Buffer.byteLength(out)))
+      return { stdout: out, stderr: err, truncated: out.length < stdout.length || err.length < stderr.length, durationMs }
+    }
+    switch (outcome.kind) {
+      case 'done': {
+        const r = outcome.result
+        return this.result({
+          status: r.status,
+          stdout: r.stdout,
+          stderr: r.stderr,
+          values: r.values,
+          truncated: r.truncated,
+          durationMs,
+          ...(r.error ? { error: r.error } : {}),
+          ...(r.incomplete ? { incomplete: true } : {}),
+        })
+      }
+      case 'deadline':
+        await this.#recycle(guest, driver, 'the chunk ignored its deadline')
+        return this.result({
+          status: 'timeout',
+          ...partial(),
+          error: { message: `killed on the guest after ${o.timeoutMs} ms (+${this.#cfg.killGraceMs} ms grace)`, kind: 'runtime' },
+        })
+      case 'abort':
+        await this.#recycle(guest, driver, 'the execution was cancelled')
+        return this.result({ status: 'killed', ...partial() })
+      case 'failed': {
+        if (this.#guest !== guest) return this.result({ status: 'killed', ...partial() })
+        if (guest.ssh.closed) {
+          this.markFailed()
+          throw new SshError(`lost the SSH connection to the guest ${guest.ip} while running Lua; stop() the VM to clean up`, {
+            cause: outcome.error,
+            details: { vmId: this.id, ip: guest.ip, reason: 'lost' },
+          })
+        }
+        // The interpreter died under us (OOM killer, a signal) but the link is fine.
+        await this.#recycle(guest, driver, `the remote Lua died: ${(outcome.error as Error)?.message ?? outcome.error}`)
+        return this.result({ status: 'killed', ...partial() })
+      }
+    }
+  }
+
+  // Kills the driver's process group on the guest and starts a fresh one;
+  // globals are lost, which `restarts` in getStatus() reports.
+  async #recycle(guest: Guest, driver: RemoteDriver, why: string): Promise<void> {
+    this.logger.warn(`${why}; restarting the remote Lua`, { vmId: this.id })
+    await driver.kill()
+    if (this.#guest !== guest || guest.driver !== driver) return
+    try {
+      guest.driver = await RemoteDriver.start(guest.ssh, {
+        lua: this.#cfg.luaExecutable,
+        sandbox: this.#cfg.sandbox,
+        grants: this.#cfg.grants,
+        env: rockPathEnv(this.#cfg.luarocksTree),
+        logger: this.logger,
+      })
+      this.noteRestart()
+    } catch (error) {
+      this.logger.error('could not restart the remote Lua; the VM is failed', { vmId: this.id, error: (error as Error).message })
+      this.markFailed()
+    }
+  }
+
+  protected override async statusDetails(): Promise<Record<string, unknown> | undefined> {
+    const g = this.#guest
+    if (!g) return { owned: !this.#cfg.attachVm }
+    const details: Record<string, unknown> = {
+      vmUuid: g.uuid,
+      vmName: g.name,
+      owned: g.owned,
+      ip: g.ip,
+      sshPort: g.target.port,
+      xapi: new URL(g.session.url).host,
+      driverPgid: g.driver.pgid,
+      sandbox: g.driver.hello.sandbox,
+    }
+    try {
+      const vm = await getVm(g.session, g.vm, { timeoutMs: 10_000 })
+      details.powerState = vm.powerState
+      details.memoryBytes = vm.memory.staticMax
+      details.vcpus = vm.vcpusAtStartup
+    } catch (error) {
+      details.xapiError = (error as Error).message
+    }
+    return details
+  }
+
+  protected override async doInstallPackage(name: string, options: InstallOptions): Promise<InstallResult> {
+    const g = this.#guest
+    if (!g) throw new VMStateError(`xcpng VM '${this.id}' has no guest; start it first`)
+    const luaVersion = /(\d+\.\d+)/.exec(g.driver.hello.lua)?.[1] ?? ''
+    return installRock(g.ssh, {
+      name,
+      version: options.version,
+      luaVersion,
+      tree: this.#cfg.luarocksTree,
+      server: typeof options.server === 'string' ? options.server : undefined,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    })
+  }
+
+  /** Files are read on the host; the code runs on the guest. */
+  protected override readSourceFile(path: string): Promise<string> {
+    return readFile(path, 'utf8')
+  }
+}

@@ -1,0 +1,34 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Env, startEnv } from './fixture.js'
+
+let env: Env
+beforeAll(async () => {
+  env = await startEnv()
+})
+afterAll(async () => {
+  await env?.stop()
+})
+
+describe('xcpng VM lifecycle against the simulator and a real sshd', () => {
+  it('clones, boots, runs Lua over SSH, reports status, and removes everything on stop', async () => {
+    const vm = await env.registry.create('xcpng', 'life-1', env.config({ vm_memory: '2GB', vm_vcpus: 2 }), { logger: env.logger })
+    try {
+      const r = await vm.execute('x = 40 print("hello from the guest") return x + 2')
+      expect(r.status).toBe('ok')
+      expect(r.stdout).toBe('hello from the guest\n42\n')
+      expect(r.values).toEqual([42])
+      expect(r.backend).toBe('xcpng')
+      expect(r.luaVersion).toMatch(/^Lua 5\.4/)
+      expect((await vm.execute('return x')).values).toEqual([40])
+      const status = await vm.getStatus()
+      expect(status.state).toBe('running')
+      expect(status.details).toMatchObject({ owned: true, ip: '127.0.0.1', powerState: 'Running', memoryBytes: 2 * 1024 ** 3, vcpus: 2 })
+      expect(env.sim.leaks().some((l) => l.startsWith('VM '))).toBe(true)
+    } finally {
+      await vm.stop()
+    }
+    if (process.env.DUMP_LOGS) for (const l of env.logs) console.log(l.time.slice(17), l.level, l.message, JSON.stringify(l.fields ?? {}).slice(0, 150))
+    expect(env.sim.leaks()).toEqual([])
+    expect(await env.sshd.userProcesses()).toEqual([])
+  })
+})
