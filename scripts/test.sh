@@ -20,11 +20,14 @@ step lint pnpm exec biome check .
 step typecheck pnpm exec tsc -p tsconfig.json --noEmit
 step "lua sources in sync" node scripts/embed-lua.mjs --check
 
+started_ms=$(node -p 'Date.now()')
 echo "── tests" >&2
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report/vitest.json"
 vitest_rc=$?
 echo "── built packages and tarballs" >&2
 pnpm exec vitest run --config vitest.dist.config.ts --reporter=default --reporter=json --outputFile.json="$report/dist.json"
 dist_rc=$?
+
+step "nothing left behind" node scripts/leak-oracle.mjs "$started_ms"
 
 node scripts/summarize.mjs "$report/vitest.json" "$report/dist.json" "$extra_passed" "$extra_failed" "$vitest_rc" "$dist_rc"

@@ -659,6 +659,11 @@ export class VMManager implements AsyncDisposable {
     }
     const config = {
       ...(this.#config ? this.#config.rawBackend(type, descriptor?.configSchema) : {}),
+      // A backend that has a `networked` setting must hear about the request,
+      // or it would start without verifying that it can open sockets.
+      ...(options.networked && descriptor?.configSchema && 'networked' in descriptor.configSchema
+        ? { networked: true }
+        : {}),
       ...(options.config ?? {}),
     }
     const limits = { ...this.#limits, ...stripUndefined(options.limits ?? {}) }

@@ -21,6 +21,12 @@ export interface ConformanceOptions {
   luaVersion?: RegExp
   /** Default execution limits of every VM. */
   limits?: Partial<ExecDefaults>
+  /**
+   * Capabilities that differ from the descriptor's for the config under test
+   * (a `process` VM in `oneshot` mode keeps no state, for example); checks
+   * are chosen by the merged set.
+   */
+  capabilities?: Partial<BackendCapabilities>
 }
 
 /** Options of {@link ConformanceContext.createVM}. */
@@ -64,7 +70,7 @@ export function createConformanceContext(
   return {
     descriptor,
     options,
-    capabilities: d.capabilities,
+    capabilities: { ...d.capabilities, ...options.capabilities },
     luaVersion: options.luaVersion ?? DEFAULT_LUA_VERSION,
     async createVM(config = {}, vmOptions = {}) {
       const id = `conformance-${d.type}-${++counter}`

@@ -45,13 +45,14 @@ export function runConformance(
 ): void {
   const timeout = options.timeoutMs ?? 30_000
   const skip = new Set(options.skip ?? [])
+  const effective = { ...descriptor, capabilities: { ...descriptor.capabilities, ...options.capabilities } }
   describe(`conformance: ${descriptor.type}`, () => {
     for (const check of conformanceChecks) {
       if (skip.has(check.name)) {
         it.skip(`${check.name} (skipped by options)`, () => {})
         continue
       }
-      const reason = skipReason(check, descriptor)
+      const reason = skipReason(check, effective)
       if (reason) {
         it.skip(`${check.name} (skipped: ${reason})`, () => {})
         continue
