@@ -8,7 +8,7 @@
  * the user, the temp dir) is removed by `stop()`. Every command runs from
  * an argv array; nothing goes through a shell on the host.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -258,7 +258,8 @@ export async function startSshd(options: { maxSessions?: number } = {}): Promise
         if (!createdUser) return []
         const out = []
         for (const p of await procEntries()) {
-          if ((await uidOf(p)) === uid && (await readProc(p, 'comm'))?.trim() !== 'sshd' && !(await isZombie(p))) out.push(p)
+          if ((await uidOf(p)) === uid && (await readProc(p, 'comm'))?.trim() !== 'sshd' && !(await isZombie(p)))
+            out.push(p)
         }
         return out
       },

@@ -32,9 +32,23 @@ export async function generate(altNames: readonly string[], cn = 'xapi-sim'): Pr
   const dir = await mkdtemp(join(tmpdir(), 'xapi-sim-cert-'))
   try {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2',
-      '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${altNames.join(',')}`,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${altNames.join(',')}`,
     ])
     const key = await readFile(join(dir, 'key.pem'), 'utf8')
     const cert = await readFile(join(dir, 'cert.pem'), 'utf8')

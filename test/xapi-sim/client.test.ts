@@ -5,8 +5,8 @@
  */
 import { createLogger, type LogRecord, VMTimeoutError, XapiError } from '@bioxen-luavm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { XapiSession } from '../../packages/backend-xcpng/src/xapi/session.js'
 import { XapiTransport } from '../../packages/backend-xcpng/src/xapi/client.js'
+import { XapiSession } from '../../packages/backend-xcpng/src/xapi/session.js'
 import { generate as generateCertificate } from './cert.js'
 import { SIM_PASSWORD, startSim } from './fixture.js'
 import type { XapiSim } from './server.js'
@@ -109,7 +109,12 @@ describe('sessions', () => {
     const master = await startSim({ host: '127.0.0.2' })
     const member = await startSim({ host: '127.0.0.1', port: master.port, slaveOf: '127.0.0.2' })
     try {
-      const s = await XapiSession.open({ url: member.url, username: 'root', password: SIM_PASSWORD, tls: { fingerprints: [master.fingerprint] } })
+      const s = await XapiSession.open({
+        url: member.url,
+        username: 'root',
+        password: SIM_PASSWORD,
+        tls: { fingerprints: [master.fingerprint] },
+      })
       expect(new URL(s.url).hostname).toBe('127.0.0.2')
       expect(await s.call('pool.get_all')).toEqual([master.seeded.pool])
       await s.logout()
@@ -125,7 +130,12 @@ describe('sessions', () => {
     const member = await startSim({ slaveOf: '127.0.0.3' })
     try {
       const error = await rejection(
-        XapiSession.open({ url: member.url, username: 'root', password: SIM_PASSWORD, tls: { fingerprints: [member.fingerprint] } }),
+        XapiSession.open({
+          url: member.url,
+          username: 'root',
+          password: SIM_PASSWORD,
+          tls: { fingerprints: [member.fingerprint] },
+        }),
       )
       expect((error as XapiError).xapiCode).toBe('TRANSPORT_ERROR')
     } finally {

@@ -26,7 +26,19 @@ export interface SimEvent {
 }
 
 /** XAPI class names the simulator knows. */
-export const CLASSES = ['VM', 'VM_guest_metrics', 'VBD', 'VDI', 'VIF', 'network', 'SR', 'pool', 'host', 'task', 'session'] as const
+export const CLASSES = [
+  'VM',
+  'VM_guest_metrics',
+  'VBD',
+  'VDI',
+  'VIF',
+  'network',
+  'SR',
+  'pool',
+  'host',
+  'task',
+  'session',
+] as const
 export type SimClass = (typeof CLASSES)[number]
 
 export const NULL_REF = 'OpaqueRef:NULL'

@@ -6,8 +6,8 @@
 import {
   type BaseLuaVM,
   ExecutionKilledError,
-  LuaNotFoundError,
   type LogRecord,
+  LuaNotFoundError,
   SshError,
   VMTimeoutError,
   XapiError,
@@ -59,7 +59,10 @@ async function startOk(overrides: Record<string, unknown> = {}): Promise<BaseLua
 }
 
 function expectNoSecrets(...texts: unknown[]): void {
-  const all = [...texts.map((t) => (t instanceof Error ? `${t.message} ${JSON.stringify(t)} ${t.stack}` : JSON.stringify(t))), JSON.stringify(logs)].join('\n')
+  const all = [
+    ...texts.map((t) => (t instanceof Error ? `${t.message} ${JSON.stringify(t)} ${t.stack}` : JSON.stringify(t))),
+    JSON.stringify(logs),
+  ].join('\n')
   expect(all).not.toContain(SIM_PASSWORD)
   expect(all).not.toContain(sshd.privateKey.split('\n')[1] ?? 'unreachable')
 }
@@ -176,7 +179,10 @@ describe('start unwinds on every failure', () => {
 
   it('a key the guest does not accept: SshError (auth), the VM removed, no key material shown', async () => {
     const { generateKeyPairSync } = await import('node:crypto')
-    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+      type: 'pkcs1',
+      format: 'pem',
+    }) as string
     const error = await startFails({ ssh_private_key: other })
     expect(error).toBeInstanceOf(SshError)
     expect((error as SshError).details.reason).toBe('auth')
@@ -194,6 +200,15 @@ describe('start unwinds on every failure', () => {
     sim.inject('VM.set_is_a_template', { kind: 'junk' }, 10)
     const error = await startFails()
     expect((error as XapiError).xapiCode).toBe('PROTOCOL_ERROR')
+    expect(sim.leaks()).toEqual([])
+  })
+
+  it('connection resets and HTTP 500s while waiting (task events, guest metrics) are ridden out', async () => {
+    sim.knobs.guest.delayMs = 200
+    sim.inject('event.from', { kind: 'reset', when: 'before' }, 2)
+    sim.inject('VM.get_guest_metrics', { kind: 'http500' }, 1)
+    const vm = await startOk()
+    await vm.stop()
     expect(sim.leaks()).toEqual([])
   })
 
@@ -215,6 +230,21 @@ describe('start unwinds on every failure', () => {
 })
 
 describe('stop', () => {
+  it('stop() during start() unwinds the half-built VM', async () => {
+    sim.inject('VM.clone', { kind: 'task-latency', ms: 30_000 })
+    const vm = await registry.create('xcpng', `early-${++seq}`, config(), { logger, autoStart: false })
+    const starting = vm.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    while (!sim.calls.includes('Async.VM.clone')) await new Promise((r) => setTimeout(r, 10))
+    await vm.stop()
+    expect(await starting).toBeInstanceOf(ExecutionKilledError)
+    expect(vm.state).toBe('stopped')
+    expect(sim.calls).toContain('task.cancel')
+    expect(sim.leaks()).toEqual([])
+  })
+
   it('a guest that ignores clean shutdown is hard-shut-down after shutdown_timeout_ms and destroyed', async () => {
     const vm = await startOk({ shutdown_timeout_ms: 300 })
     sim.knobs.cleanShutdown = 'hang'
@@ -278,7 +308,8 @@ describe('execution faults', () => {
       await vm.stop()
       expect(sim.leaks()).toEqual([])
       const deadline = Date.now() + 15_000
-      while ((await local.userProcesses()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      while ((await local.userProcesses()).length > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100))
       expect(await local.userProcesses()).toEqual([])
     } finally {
       await local.stop()
@@ -317,7 +348,10 @@ describe('execution faults', () => {
     const vm = await startOk()
     try {
       const controller = new AbortController()
-      const pending = vm.execute('return string.find(string.rep("a", 60000), ".-.-.-.-b")', { signal: controller.signal, timeoutMs: 60_000 })
+      const pending = vm.execute('return string.find(string.rep("a", 60000), ".-.-.-.-b")', {
+        signal: controller.signal,
+        timeoutMs: 60_000,
+      })
       setTimeout(() => controller.abort(), 200)
       const r = await pending
       expect(r.status).toBe('killed')

@@ -3,15 +3,20 @@
  * simulator whose guests report 127.0.0.1, and a real sshd standing in for
  * the guest OS. `config()` builds a backend config for them.
  */
-import { BackendRegistry, createLogger, type LogRecord } from '@bioxen-luavm/core'
+
 import { xcpngBackend } from '@bioxen-luavm/backend-xcpng'
+import { BackendRegistry, createLogger, type LogRecord } from '@bioxen-luavm/core'
 import { type SshdHarness, startSshd } from '../harness/sshd.js'
 import { XapiSim, type XapiSimOptions } from './server.js'
 
 export const SIM_PASSWORD = 'sim-password-9f8e7d'
 
 /** A backend config pointing at `sim` and `sshd`. */
-export function simConfig(sim: XapiSim, sshd: SshdHarness, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function simConfig(
+  sim: XapiSim,
+  sshd: SshdHarness,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     xapi_url: sim.url,
     username: 'root',

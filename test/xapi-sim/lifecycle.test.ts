@@ -1,3 +1,8 @@
+/**
+ * The happy path end to end: clone, size, boot, wait for the IP, SSH in, run
+ * Lua, report status, stop — and nothing left on the simulated pool or the
+ * guest afterwards.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Env, startEnv } from './fixture.js'
 
@@ -11,7 +16,9 @@ afterAll(async () => {
 
 describe('xcpng VM lifecycle against the simulator and a real sshd', () => {
   it('clones, boots, runs Lua over SSH, reports status, and removes everything on stop', async () => {
-    const vm = await env.registry.create('xcpng', 'life-1', env.config({ vm_memory: '2GB', vm_vcpus: 2 }), { logger: env.logger })
+    const vm = await env.registry.create('xcpng', 'life-1', env.config({ vm_memory: '2GB', vm_vcpus: 2 }), {
+      logger: env.logger,
+    })
     try {
       const r = await vm.execute('x = 40 print("hello from the guest") return x + 2')
       expect(r.status).toBe('ok')
@@ -22,13 +29,34 @@ describe('xcpng VM lifecycle against the simulator and a real sshd', () => {
       expect((await vm.execute('return x')).values).toEqual([40])
       const status = await vm.getStatus()
       expect(status.state).toBe('running')
-      expect(status.details).toMatchObject({ owned: true, ip: '127.0.0.1', powerState: 'Running', memoryBytes: 2 * 1024 ** 3, vcpus: 2 })
+      expect(status.details).toMatchObject({
+        owned: true,
+        ip: '127.0.0.1',
+        powerState: 'Running',
+        memoryBytes: 2 * 1024 ** 3,
+        vcpus: 2,
+      })
+      // The clone carries the owner tag reapOrphans looks for.
+      const ref = env.sim.db.byUuid('VM', status.details?.vmUuid as string)
+      expect(Object.keys(env.sim.db.get('VM', ref).other_config as object)).toContain('bioxen-luavm:owner')
       expect(env.sim.leaks().some((l) => l.startsWith('VM '))).toBe(true)
     } finally {
       await vm.stop()
     }
-    if (process.env.DUMP_LOGS) for (const l of env.logs) console.log(l.time.slice(17), l.level, l.message, JSON.stringify(l.fields ?? {}).slice(0, 150))
+    expect(vm.state).toBe('stopped')
     expect(env.sim.leaks()).toEqual([])
+    expect(env.sim.sessions()).toEqual([])
     expect(await env.sshd.userProcesses()).toEqual([])
+  })
+
+  it('a stopped VM can be started again on a fresh clone', async () => {
+    const vm = await env.registry.create('xcpng', 'life-2', env.config(), { logger: env.logger })
+    const first = (await vm.getStatus()).details?.vmUuid
+    await vm.stop()
+    await vm.start()
+    expect((await vm.getStatus()).details?.vmUuid).not.toBe(first)
+    expect((await vm.execute('return 1')).values).toEqual([1])
+    await vm.stop()
+    expect(env.sim.leaks()).toEqual([])
   })
 })

@@ -4,7 +4,7 @@
  * (`get_all`, `get_record`, `get_by_uuid`, `get_by_name_label`,
  * `get_<field>`) are generic and live in server.ts.
  */
-import { NULL_REF, SimFailure, type SimClass, type SimRecord } from './db.js'
+import { NULL_REF, type SimClass, SimFailure, type SimRecord } from './db.js'
 import { attachVbd, randomMac, vdiFields, vifFields } from './seed.js'
 import type { XapiSim } from './server.js'
 import { i64, type SimValue } from './wire.js'
@@ -111,14 +111,17 @@ function cloneVm(sim: XapiSim, src: string, name: string, sr: string | undefined
 function halt(sim: XapiSim, ref: string): void {
   sim.cancelGuestAgent(ref)
   const r = vm(sim, ref)
-  for (const vbd of r.VBDs as string[]) if (sim.db.has('VBD', vbd)) sim.db.update('VBD', vbd, { currently_attached: false })
-  for (const vif of r.VIFs as string[]) if (sim.db.has('VIF', vif)) sim.db.update('VIF', vif, { currently_attached: false })
+  for (const vbd of r.VBDs as string[])
+    if (sim.db.has('VBD', vbd)) sim.db.update('VBD', vbd, { currently_attached: false })
+  for (const vif of r.VIFs as string[])
+    if (sim.db.has('VIF', vif)) sim.db.update('VIF', vif, { currently_attached: false })
   sim.db.update('VM', ref, { power_state: 'Halted', domid: i64(-1), resident_on: NULL_REF })
 }
 
 function memoryCheck(sim: XapiSim, smin: bigint, smax: bigint, dmin: bigint, dmax: bigint): void {
   if (!(smin <= dmin && dmin <= dmax && dmax <= smax)) throw new SimFailure(['MEMORY_CONSTRAINT_VIOLATION_ORDER'])
-  if (!sim.knobs.dmc && !(dmin === dmax && dmax === smax)) throw new SimFailure(['MEMORY_CONSTRAINT_VIOLATION_MAXPIN', 'DMC disabled'])
+  if (!sim.knobs.dmc && !(dmin === dmax && dmax === smax))
+    throw new SimFailure(['MEMORY_CONSTRAINT_VIOLATION_MAXPIN', 'DMC disabled'])
 }
 
 const big = (v: unknown) => BigInt(v as bigint)
@@ -159,9 +162,19 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     session: false,
     run: (sim, [user, pass, _v, originator]) => sim.login(String(user), String(pass), String(originator ?? '')),
   },
-  'session.logout': { params: [], run: (sim, _a, call) => (sim.logout(call.session as string), '') },
+  'session.logout': {
+    params: [],
+    run: (sim, _a, call) => {
+      sim.logout(call.session as string)
+      return ''
+    },
+  },
 
-  'VM.clone': { params: ['string', 'string'], async: true, run: (sim, [src, name]) => cloneVm(sim, String(src), String(name), undefined) },
+  'VM.clone': {
+    params: ['string', 'string'],
+    async: true,
+    run: (sim, [src, name]) => cloneVm(sim, String(src), String(name), undefined),
+  },
   'VM.copy': {
     params: ['string', 'string', 'string'],
     async: true,
@@ -184,10 +197,20 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
       if (other.disks) {
         for (const disk of parseDisks(other.disks)) {
           const sr = sim.db.byUuidOr('SR', disk.sr ?? '', () => new SimFailure(['UUID_INVALID', 'sr', disk.sr ?? '']))
-          const vdi = sim.db.create('VDI', vdiFields({ name_label: `${r.name_label} ${disk.device}`, SR: sr, virtual_size: i64(BigInt(disk.size ?? '0')) }))
+          const vdi = sim.db.create(
+            'VDI',
+            vdiFields({
+              name_label: `${r.name_label} ${disk.device}`,
+              SR: sr,
+              virtual_size: i64(BigInt(disk.size ?? '0')),
+            }),
+          )
           sim.track('VDI', vdi)
           sim.db.link('SR', sr, 'VDIs', vdi)
-          const vbd = attachVbd(sim.db, String(ref), vdi, { userdevice: disk.device ?? '0', bootable: disk.bootable === 'true' })
+          const vbd = attachVbd(sim.db, String(ref), vdi, {
+            userdevice: disk.device ?? '0',
+            bootable: disk.bootable === 'true',
+          })
           sim.track('VBD', vbd)
         }
         delete other.disks
@@ -227,7 +250,11 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
   },
   'VM.set_name_description': {
     params: ['string', 'string'],
-    run: (sim, [ref, text]) => (vm(sim, ref), sim.db.update('VM', String(ref), { name_description: String(text) }), ''),
+    run: (sim, [ref, text]) => {
+      vm(sim, ref)
+      sim.db.update('VM', String(ref), { name_description: String(text) })
+      return ''
+    },
   },
   'VM.add_tags': {
     params: ['string', 'string'],
@@ -258,7 +285,11 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     run: (sim, [ref, v]) => {
       const r = requireHalted(sim, String(ref), 'set_memory')
       memoryCheck(sim, int64(r, 'memory_static_min'), big(v), big(v), big(v))
-      sim.db.update('VM', String(ref), { memory_static_max: i64(big(v)), memory_dynamic_min: i64(big(v)), memory_dynamic_max: i64(big(v)) })
+      sim.db.update('VM', String(ref), {
+        memory_static_max: i64(big(v)),
+        memory_dynamic_min: i64(big(v)),
+        memory_dynamic_max: i64(big(v)),
+      })
       return ''
     },
   },
@@ -266,7 +297,13 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     params: ['string', 'int'],
     run: (sim, [ref, v]) => {
       const r = requireHalted(sim, String(ref), 'set_memory_static_max')
-      memoryCheck(sim, int64(r, 'memory_static_min'), big(v), int64(r, 'memory_dynamic_min'), int64(r, 'memory_dynamic_max'))
+      memoryCheck(
+        sim,
+        int64(r, 'memory_static_min'),
+        big(v),
+        int64(r, 'memory_dynamic_min'),
+        int64(r, 'memory_dynamic_max'),
+      )
       sim.db.update('VM', String(ref), { memory_static_max: i64(big(v)) })
       return ''
     },
@@ -339,7 +376,10 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
   'VM.clean_shutdown': {
     params: ['string'],
     async: true,
-    run: async (sim, [ref], call) => (await shutdownClean(sim, String(ref), call), ''),
+    run: async (sim, [ref], call) => {
+      await shutdownClean(sim, String(ref), call)
+      return ''
+    },
   },
   'VM.hard_shutdown': {
     params: ['string'],
@@ -398,7 +438,16 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     async: true,
     run: (sim, [raw]) => {
       const rec = raw as Record<string, unknown>
-      for (const f of ['device', 'network', 'VM', 'MAC', 'MTU', 'other_config', 'qos_algorithm_type', 'qos_algorithm_params']) {
+      for (const f of [
+        'device',
+        'network',
+        'VM',
+        'MAC',
+        'MTU',
+        'other_config',
+        'qos_algorithm_type',
+        'qos_algorithm_params',
+      ]) {
         if (!(f in rec)) throw new SimFailure(['INTERNAL_ERROR', `Missing field ${f} in VIF.create record`])
       }
       const vmRef = String(rec.VM)
@@ -407,19 +456,23 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
       sim.db.get('network', net)
       const device = String(rec.device)
       if (!/^\d+$/.test(device)) throw new SimFailure(['INVALID_DEVICE', device])
-      for (const v of r.VIFs as string[]) if (sim.db.get('VIF', v).device === device) throw new SimFailure(['DEVICE_ALREADY_EXISTS', device])
+      for (const v of r.VIFs as string[])
+        if (sim.db.get('VIF', v).device === device) throw new SimFailure(['DEVICE_ALREADY_EXISTS', device])
       let mac = String(rec.MAC)
       if (mac === '') mac = randomMac()
       else if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new SimFailure(['MAC_INVALID', mac])
-      const ref = sim.db.create('VIF', vifFields({
-        VM: vmRef,
-        network: net,
-        device,
-        MAC: mac,
-        MTU: i64(BigInt(String(rec.MTU))),
-        other_config: (rec.other_config ?? {}) as Record<string, string>,
-        currently_attached: false,
-      }))
+      const ref = sim.db.create(
+        'VIF',
+        vifFields({
+          VM: vmRef,
+          network: net,
+          device,
+          MAC: mac,
+          MTU: i64(BigInt(String(rec.MTU))),
+          other_config: (rec.other_config ?? {}) as Record<string, string>,
+          currently_attached: false,
+        }),
+      )
       sim.track('VIF', ref)
       sim.db.link('VM', vmRef, 'VIFs', ref)
       sim.db.link('network', net, 'VIFs', ref)
@@ -431,7 +484,8 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     async: true,
     run: (sim, [ref]) => {
       const v = sim.db.get('VIF', String(ref))
-      if (v.currently_attached) throw new SimFailure(['OPERATION_NOT_ALLOWED', 'VIF is currently attached; unplug it first'])
+      if (v.currently_attached)
+        throw new SimFailure(['OPERATION_NOT_ALLOWED', 'VIF is currently attached; unplug it first'])
       sim.db.unlink('VM', String(v.VM), 'VIFs', String(ref))
       sim.db.unlink('network', String(v.network), 'VIFs', String(ref))
       sim.db.destroy('VIF', String(ref))
@@ -448,7 +502,8 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
         throw new SimFailure(['VDI_IN_USE', String(ref), 'destroy'])
       }
       for (const vbd of vdi.VBDs as string[]) {
-        if (sim.db.has('VBD', vbd) && sim.db.get('VBD', vbd).currently_attached) throw new SimFailure(['VDI_IN_USE', String(ref), 'destroy'])
+        if (sim.db.has('VBD', vbd) && sim.db.get('VBD', vbd).currently_attached)
+          throw new SimFailure(['VDI_IN_USE', String(ref), 'destroy'])
       }
       for (const vbd of vdi.VBDs as string[]) {
         if (!sim.db.has('VBD', vbd)) continue
@@ -463,13 +518,17 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
 
   'task.cancel': {
     params: ['string'],
-    run: (sim, [ref]) => (sim.cancelTask(String(ref)), ''),
+    run: (sim, [ref]) => {
+      sim.cancelTask(String(ref))
+      return ''
+    },
   },
   'task.destroy': {
     params: ['string'],
     run: (sim, [ref]) => {
       const t = sim.db.get('task', String(ref))
-      if (t.status === 'pending' || t.status === 'cancelling') throw new SimFailure(['OPERATION_NOT_ALLOWED', 'the task is still running'])
+      if (t.status === 'pending' || t.status === 'cancelling')
+        throw new SimFailure(['OPERATION_NOT_ALLOWED', 'the task is still running'])
       sim.db.destroy('task', String(ref))
       return ''
     },
@@ -477,14 +536,15 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
 
   'event.from': {
     params: ['set', 'string', 'float'],
-    run: (sim, [classes, token, timeout], call) => sim.eventFrom(classes as string[], String(token), Number(timeout), call.signal),
+    run: (sim, [classes, token, timeout], call) =>
+      sim.eventFrom(classes as string[], String(token), Number(timeout), call.signal),
   },
   'event.inject': {
     params: ['string', 'string'],
     run: (sim, [cls, ref]) => {
-      const name = (['VM', 'VM_guest_metrics', 'VBD', 'VDI', 'VIF', 'network', 'SR', 'pool', 'host', 'task'] as SimClass[]).find(
-        (c) => c.toLowerCase() === String(cls).toLowerCase(),
-      )
+      const name = (
+        ['VM', 'VM_guest_metrics', 'VBD', 'VDI', 'VIF', 'network', 'SR', 'pool', 'host', 'task'] as SimClass[]
+      ).find((c) => c.toLowerCase() === String(cls).toLowerCase())
       if (!name) throw new SimFailure(['EVENT_SUBSCRIPTION_PARSE_FAILURE', String(cls)])
       sim.db.update(name, String(ref), {})
       return sim.token(sim.db.generation)

@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { type BaseLuaVM, PackageError } from '@bioxen-luavm/core'
+import { type BaseLuaVM, InvalidArgumentError, PackageError } from '@bioxen-luavm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Env, startEnv } from './fixture.js'
 
@@ -89,10 +89,14 @@ describe('installPackage over SSH', () => {
     ['a quote', "x'y"],
     ['a space', 'two words'],
   ])('refuses a name with %s before anything runs on the guest', async (_what, name) => {
-    await expect(vm.installPackage(name)).rejects.toBeInstanceOf(PackageError)
+    const before = (await env.sshd.userProcesses()).length
+    await expect(vm.installPackage(name)).rejects.toBeInstanceOf(InvalidArgumentError)
+    expect((await env.sshd.userProcesses()).length).toBe(before)
   })
 
   it('refuses a bad version', async () => {
-    await expect(vm.installPackage('luavmtestrock', { version: '1.0 && id' })).rejects.toBeInstanceOf(PackageError)
+    await expect(vm.installPackage('luavmtestrock', { version: '1.0 && id' })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
   })
 })

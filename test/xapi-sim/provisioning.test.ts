@@ -3,12 +3,18 @@
  * an extra network, stock templates with `disks` XML, name lookups, the
  * pool check, pool members, guest-agent flavours, progress, clusters.
  */
+import { execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import type { XcpngVM } from '@bioxen-luavm/backend-xcpng'
 import { ConfigError, VMManager, VMStateError, VMTimeoutError } from '@bioxen-luavm/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type SshdHarness, startSshd } from '../harness/sshd.js'
-import { vmFields } from './seed.js'
 import { recordingLogger, SIM_PASSWORD, simConfig, startSim, xcpngRegistry } from './fixture.js'
+import { vmFields } from './seed.js'
 import type { XapiSim } from './server.js'
 
 let sshd: SshdHarness
@@ -16,6 +22,7 @@ let sim: XapiSim
 const registry = xcpngRegistry()
 const { logger } = recordingLogger()
 let seq = 0
+const run = promisify(execFile)
 
 beforeAll(async () => {
   sshd = await startSshd()
@@ -101,7 +108,9 @@ describe('templates and storage', () => {
     expect(sim.calls).toContain('Async.VM.provision')
     const created = sim.db.events.filter((e) => e.cls === 'VDI' && e.op === 'add').map((e) => e.snapshot)
     // The disk from the template's XML (10 GiB), on the pool's default SR.
-    expect(created.some((d) => d?.SR === sim.seeded.localSr && (d?.virtual_size as { value: bigint }).value === 10737418240n)).toBe(true)
+    expect(
+      created.some((d) => d?.SR === sim.seeded.localSr && (d.virtual_size as { value: bigint }).value === 10737418240n),
+    ).toBe(true)
     expect(sim.leaks()).toEqual([])
   })
 
@@ -119,6 +128,86 @@ describe('templates and storage', () => {
     expect(sim.leaks()).toEqual([])
     const ok = await create({ pool_uuid: sim.db.get('pool', sim.seeded.pool).uuid })
     await ok.stop()
+    expect(sim.leaks()).toEqual([])
+  })
+})
+
+describe('SSH trust', () => {
+  it('verifies the guest against known_hosts_path ([host]:port entries)', async () => {
+    const vm = await create({ ssh_host_key: undefined, known_hosts_path: sshd.knownHostsPath })
+    expect((await vm.execute('return 1')).values).toEqual([1])
+    await vm.stop()
+    expect(sim.leaks()).toEqual([])
+  })
+
+  it('trust on first use only when asked, with a warning', async () => {
+    const { logger: l, logs } = recordingLogger()
+    const vm = await registry.create(
+      'xcpng',
+      `tofu-${++seq}`,
+      simConfig(sim, sshd, { ssh_host_key: undefined, ssh_accept_new_host_key: true }),
+      {
+        logger: l,
+      },
+    )
+    await vm.stop()
+    expect(
+      logs.some(
+        (r) =>
+          r.level === 'warn' &&
+          /first use/.test(r.message) &&
+          JSON.stringify(r.fields).includes(sshd.hostKeyFingerprint),
+      ),
+    ).toBe(true)
+    expect(sim.leaks()).toEqual([])
+  })
+})
+
+describe('SSH agent', () => {
+  it('logs in with a key held by ssh-agent instead of a key file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'luavm-agent-'))
+    const sock = join(dir, 'agent.sock')
+    // -D: stay in the foreground, so the agent is our child and dies with us.
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' })
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20))
+      await run('ssh-add', [sshd.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock } })
+      const vm = await create({ ssh_private_key: undefined, ssh_agent: sock })
+      expect((await vm.execute('return "via agent"')).values).toEqual(['via agent'])
+      await vm.stop()
+      expect(sim.leaks()).toEqual([])
+    } finally {
+      agent.kill('SIGKILL')
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('secrets', () => {
+  it('never appear in logs, errors, status or JSON, even at debug level', async () => {
+    const { logger: l, logs } = recordingLogger()
+    const vm = await registry.create('xcpng', `secret-${++seq}`, simConfig(sim, sshd), { logger: l })
+    const r = await vm.execute('error("boom")')
+    const status = await vm.getStatus()
+    const failed = await vm.execute('return 1', { throwOnError: true }).then(() => 'ok')
+    await vm.stop()
+    const bad = await rejection(
+      registry.create('xcpng', `secret-${++seq}`, simConfig(sim, sshd, { password: `${SIM_PASSWORD}-typo` }), {
+        logger: l,
+      }),
+    )
+    const everything = JSON.stringify({
+      logs,
+      r,
+      status,
+      failed,
+      vm,
+      bad,
+      message: (bad as Error).message,
+      stack: (bad as Error).stack,
+    })
+    expect(everything).not.toContain(SIM_PASSWORD)
+    for (const line of sshd.privateKey.split('\n').filter((x) => x.length > 20)) expect(everything).not.toContain(line)
     expect(sim.leaks()).toEqual([])
   })
 })
@@ -158,7 +247,10 @@ describe('pools', () => {
 describe('progress and clusters', () => {
   it('reports clone progress to listeners', async () => {
     sim.inject('VM.clone', { kind: 'task-latency', ms: 200 })
-    const vm = (await registry.create('xcpng', `progress-${++seq}`, simConfig(sim, sshd), { logger, autoStart: false })) as XcpngVM
+    const vm = (await registry.create('xcpng', `progress-${++seq}`, simConfig(sim, sshd), {
+      logger,
+      autoStart: false,
+    })) as XcpngVM
     const seen: string[] = []
     vm.onProvisionProgress((p) => seen.push(`${p.step}:${p.progress ?? ''}`))
     await vm.start()

@@ -15,7 +15,12 @@ let admin: XapiSession
 
 beforeEach(async () => {
   sim = await startSim()
-  admin = await XapiSession.open({ url: sim.url, username: 'root', password: SIM_PASSWORD, tls: { fingerprints: [sim.fingerprint] } })
+  admin = await XapiSession.open({
+    url: sim.url,
+    username: 'root',
+    password: SIM_PASSWORD,
+    tls: { fingerprints: [sim.fingerprint] },
+  })
 })
 afterEach(async () => {
   await admin.logout()
@@ -29,13 +34,21 @@ const DEAD_PID = 2 ** 22 + 12345 // above Linux's pid_max default: never a live 
 async function tagged(name: string, owner: unknown, running = false): Promise<string> {
   const vm = (await admin.call('VM.clone', [sim.seeded.template, name])) as string
   await admin.call('VM.set_is_a_template', [vm, false])
-  if (owner !== undefined) await admin.call('VM.add_to_other_config', [vm, OWNER_KEY, typeof owner === 'string' ? owner : JSON.stringify(owner)])
+  if (owner !== undefined)
+    await admin.call('VM.add_to_other_config', [
+      vm,
+      OWNER_KEY,
+      typeof owner === 'string' ? owner : JSON.stringify(owner),
+    ])
   if (running) await admin.call('VM.start', [vm, false, false])
   return vm
 }
 
 const names = (list: Array<{ name: string; action: string }>, action: string) =>
-  list.filter((r) => r.action === action).map((r) => r.name).sort()
+  list
+    .filter((r) => r.action === action)
+    .map((r) => r.name)
+    .sort()
 
 describe('reapOrphans', () => {
   it('removes only orphans, with their disks but not the shared ISO; dryRun first changes nothing', async () => {
@@ -48,7 +61,12 @@ describe('reapOrphans', () => {
     const garbled = await tagged('garbled-tag', 'not json')
     const vmsBefore = sim.db.table('VM').size
 
-    const client = await connectXapi({ xapi_url: sim.url, username: 'root', password: SIM_PASSWORD, fingerprint: [sim.fingerprint] })
+    const client = await connectXapi({
+      xapi_url: sim.url,
+      username: 'root',
+      password: SIM_PASSWORD,
+      fingerprint: [sim.fingerprint],
+    })
     try {
       const dry = await reapOrphans(client, { olderThanMs: HOUR, dryRun: true })
       expect(names(dry, 'would-destroy')).toEqual(['orphan-dead-pid', 'orphan-other-host'])
@@ -67,7 +85,11 @@ describe('reapOrphans', () => {
     }
     // What is left: exactly the VMs that were not orphans, and none of the reaped ones' disks.
     for (const vm of [live, young, untagged, garbled]) expect(sim.db.has('VM', vm)).toBe(true)
-    const leftNames = sim.leaks().filter((l) => l.startsWith('VM ')).map((l) => /\((.*)\)/.exec(l)?.[1]).sort()
+    const leftNames = sim
+      .leaks()
+      .filter((l) => l.startsWith('VM '))
+      .map((l) => /\((.*)\)/.exec(l)?.[1])
+      .sort()
     expect(leftNames).toEqual(['garbled-tag', 'live-owner', 'not-ours', 'young'])
     expect(sim.leaks().filter((l) => l.startsWith('VDI ')).length).toBe(4)
     expect(sim.leaks().filter((l) => l.startsWith('DESTROYED'))).toEqual([])

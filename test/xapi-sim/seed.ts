@@ -191,11 +191,18 @@ export function seed(db: SimDb, guestIp: string): Seeded {
   // A prepared guest converted to a template: one system disk, a CD with an ISO, one VIF.
   const template = db.create(
     'VM',
-    vmFields({ name_label: 'debian-lua', name_description: 'Debian 12 with lua5.4, luarocks, guest tools', is_a_template: true }),
+    vmFields({
+      name_label: 'debian-lua',
+      name_description: 'Debian 12 with lua5.4, luarocks, guest tools',
+      is_a_template: true,
+    }),
   )
   const templateDisk = db.create('VDI', vdiFields({ name_label: 'debian-lua disk', SR: localSr }))
   db.link('SR', localSr, 'VDIs', templateDisk)
-  const isoVdi = db.create('VDI', vdiFields({ name_label: 'tools.iso', SR: isoSr, type: 'user', read_only: true, virtual_size: i64(50 * MiB) }))
+  const isoVdi = db.create(
+    'VDI',
+    vdiFields({ name_label: 'tools.iso', SR: isoSr, type: 'user', read_only: true, virtual_size: i64(50 * MiB) }),
+  )
   db.link('SR', isoSr, 'VDIs', isoVdi)
   attachVbd(db, template, templateDisk, { userdevice: '0', bootable: true })
   attachVbd(db, template, isoVdi, { userdevice: '3', type: 'CD', mode: 'RO' })
@@ -218,7 +225,17 @@ export function seed(db: SimDb, guestIp: string): Seeded {
 
   const existingVm = db.create(
     'VM',
-    vmFields({ name_label: 'lab-runner', power_state: 'Running', domid: i64(7), resident_on: host, memory_static_max: i64(2 * GiB), memory_dynamic_max: i64(2 * GiB), memory_dynamic_min: i64(2 * GiB), VCPUs_max: i64(2), VCPUs_at_startup: i64(2) }),
+    vmFields({
+      name_label: 'lab-runner',
+      power_state: 'Running',
+      domid: i64(7),
+      resident_on: host,
+      memory_static_max: i64(2 * GiB),
+      memory_dynamic_max: i64(2 * GiB),
+      memory_dynamic_min: i64(2 * GiB),
+      VCPUs_max: i64(2),
+      VCPUs_at_startup: i64(2),
+    }),
   )
   const evif = db.create('VIF', vifFields({ VM: existingVm, network, device: '0', currently_attached: true }))
   db.link('VM', existingVm, 'VIFs', evif)
@@ -226,7 +243,21 @@ export function seed(db: SimDb, guestIp: string): Seeded {
   const gm = db.create('VM_guest_metrics', guestMetricsFields({ '0/ip': guestIp, '0/ipv4/0': guestIp }))
   db.update('VM', existingVm, { guest_metrics: gm })
 
-  return { host, pool, localSr, otherSr, isoSr, network, privateNetwork, dom0, template, templateDisk, isoVdi, stockTemplate, existingVm }
+  return {
+    host,
+    pool,
+    localSr,
+    otherSr,
+    isoSr,
+    network,
+    privateNetwork,
+    dom0,
+    template,
+    templateDisk,
+    isoVdi,
+    stockTemplate,
+    existingVm,
+  }
 }
 
 export function guestMetricsFields(networks: Record<string, string>): Record<string, SimValue> {

@@ -5,14 +5,26 @@
  * fault injection, and a `leaks()` oracle listing what a client created and
  * did not clean up. Test code only; never shipped.
  */
-import http from 'node:http'
+import type http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { type SimCertificate, simCertificate } from './cert.js'
 import { CLASSES, NULL_REF, SimDb, type SimEvent, SimFailure, type SimRecord } from './db.js'
-import { simCertificate, type SimCertificate } from './cert.js'
 import { type CallContext, METHODS, type MethodSpec, type ParamType } from './methods.js'
 import { guestMetricsFields, type Seeded, seed } from './seed.js'
-import { encodeFailure, encodeSuccess, encodeValue, F64, f64, I32, i64, parseMethodCall, plain, type SimValue, type WireValue } from './wire.js'
+import {
+  encodeFailure,
+  encodeSuccess,
+  encodeValue,
+  F64,
+  f64,
+  I32,
+  i64,
+  parseMethodCall,
+  plain,
+  type SimValue,
+  type WireValue,
+} from './wire.js'
 
 /** How the simulated guest agent reports addresses. */
 export type GuestMode =
@@ -156,12 +168,12 @@ export class XapiSim {
 
   /** `https://host:port/` */
   get url(): string {
-    const a = this.#server?.address() as AddressInfo
+    const a = (this.#server as http.Server).address() as AddressInfo
     return `https://${this.#options.host ?? '127.0.0.1'}:${a.port}/`
   }
 
   get port(): number {
-    return (this.#server?.address() as AddressInfo).port
+    return ((this.#server as http.Server).address() as AddressInfo).port
   }
 
   /** SHA-256 fingerprint of the served certificate. */
@@ -201,7 +213,9 @@ export class XapiSim {
       if (!this.db.has(cls, ref)) continue
       if ((cls === 'task' || cls === 'session') && !this.#delivered.has(ref)) continue
       const r = this.db.get(cls, ref)
-      out.push(`${cls} ${ref}${r.name_label ? ` (${String(r.name_label)})` : ''}${cls === 'task' ? ` [${String(r.status)}]` : ''}`)
+      out.push(
+        `${cls} ${ref}${r.name_label ? ` (${String(r.name_label)})` : ''}${cls === 'task' ? ` [${String(r.status)}]` : ''}`,
+      )
     }
     for (const [cls, ref] of this.#seededRefs) if (!this.db.has(cls, ref)) out.push(`DESTROYED seeded ${cls} ${ref}`)
     return out
@@ -264,7 +278,8 @@ export class XapiSim {
       this.db.update('VM', vm, { guest_metrics: gm })
       if (mode === 'empty-then-ip') {
         this.#later(vm, delayMs, () => {
-          if (this.db.has('VM_guest_metrics', gm)) this.db.update('VM_guest_metrics', gm, { networks: networks(), last_updated: new Date() })
+          if (this.db.has('VM_guest_metrics', gm))
+            this.db.update('VM_guest_metrics', gm, { networks: networks(), last_updated: new Date() })
         })
       }
     })
@@ -308,7 +323,8 @@ export class XapiSim {
   async eventFrom(classes: string[], token: string, timeoutS: number, signal: AbortSignal): Promise<SimValue> {
     const subs = classes.map((c) => {
       const [cls, ref] = c.split('/', 2) as [string, string | undefined]
-      if (cls !== '*' && !CLASS_BY_LOWER.has(cls.toLowerCase())) throw new SimFailure(['EVENT_SUBSCRIPTION_PARSE_FAILURE', c])
+      if (cls !== '*' && !CLASS_BY_LOWER.has(cls.toLowerCase()))
+        throw new SimFailure(['EVENT_SUBSCRIPTION_PARSE_FAILURE', c])
       return { cls: cls.toLowerCase(), ref }
     })
     const matches = (cls: string, ref: string) =>
@@ -332,7 +348,10 @@ export class XapiSim {
       const events: SimValue[] = []
       for (const [cls, table] of this.db.tables) {
         for (const [ref, r] of table) {
-          if (matches(cls, ref)) events.push(fmt({ id: this.db.generation, cls, op: 'add', ref, snapshot: r as SimRecord, timestamp: Date.now() }))
+          if (matches(cls, ref))
+            events.push(
+              fmt({ id: this.db.generation, cls, op: 'add', ref, snapshot: r as SimRecord, timestamp: Date.now() }),
+            )
         }
       }
       return { events, valid_ref_counts: counts(), token: this.token(this.db.generation) }
@@ -345,7 +364,8 @@ export class XapiSim {
     const deadline = Date.now() + timeoutS * 1000
     for (;;) {
       const found = this.db.events.filter((e) => e.id > since && matches(e.cls, e.ref))
-      if (found.length > 0) return { events: found.map(fmt), valid_ref_counts: counts(), token: this.token(this.db.generation) }
+      if (found.length > 0)
+        return { events: found.map(fmt), valid_ref_counts: counts(), token: this.token(this.db.generation) }
       const remaining = deadline - Date.now()
       if (remaining <= 0 || signal.aborted || this.#closing.signal.aborted) {
         return { events: [], valid_ref_counts: counts(), token: this.token(this.db.generation) }
@@ -369,7 +389,9 @@ export class XapiSim {
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'POST') {
-      res.writeHead(404, { 'content-type': 'text/html', connection: 'close' }).end('<html><body><h1>404 Not Found</h1></body></html>')
+      res
+        .writeHead(404, { 'content-type': 'text/html', connection: 'close' })
+        .end('<html><body><h1>404 Not Found</h1></body></html>')
       return
     }
     const chunks: Buffer[] = []
@@ -433,7 +455,11 @@ export class XapiSim {
       setTimeout(() => reset(req.socket), 10)
       return
     }
-    res.writeHead(200, { 'content-type': 'text/xml', 'access-control-allow-origin': '*', 'content-length': Buffer.byteLength(body) })
+    res.writeHead(200, {
+      'content-type': 'text/xml',
+      'access-control-allow-origin': '*',
+      'content-length': Buffer.byteLength(body),
+    })
     res.end(body, () => {
       if (ctx.created) this.#delivered.add(ctx.created)
     })
@@ -445,7 +471,9 @@ export class XapiSim {
 
   #take(method: string, kinds: readonly FaultAction['kind'][]): FaultRule | undefined {
     const inner = method.startsWith('Async.') ? method.slice(6) : method
-    const rule = this.#rules.find((r) => r.times > 0 && (r.method === method || r.method === inner) && kinds.includes(r.action.kind))
+    const rule = this.#rules.find(
+      (r) => r.times > 0 && (r.method === method || r.method === inner) && kinds.includes(r.action.kind),
+    )
     if (rule) rule.times--
     return rule
   }
@@ -523,7 +551,10 @@ export class XapiSim {
   }
 
   #generic(inner: string): MethodSpec | undefined {
-    const m = /^([A-Za-z_]+)\.(get_all|get_all_records|get_record|get_by_uuid|get_by_name_label|get_([A-Za-z_0-9]+))$/.exec(inner)
+    const m =
+      /^([A-Za-z_]+)\.(get_all|get_all_records|get_record|get_by_uuid|get_by_name_label|get_([A-Za-z_0-9]+))$/.exec(
+        inner,
+      )
     if (!m || !CLASSES.includes(m[1] as (typeof CLASSES)[number]) || m[1] === 'session') return undefined
     const cls = m[1] as string
     const op = m[2] as string
@@ -534,7 +565,8 @@ export class XapiSim {
       case 'get_all_records':
         return {
           params: [],
-          run: () => Object.fromEntries([...table().keys()].map((ref) => [ref, this.db.snapshot(cls, ref) as SimValue])),
+          run: () =>
+            Object.fromEntries([...table().keys()].map((ref) => [ref, this.db.snapshot(cls, ref) as SimValue])),
         }
       case 'get_record':
         return { params: ['string'], run: (sim, [ref]) => sim.db.snapshot(cls, String(ref)) as SimValue }
@@ -586,7 +618,8 @@ export class XapiSim {
     const finish = (patch: Record<string, SimValue>) => {
       this.#pending.set(method, (this.#pending.get(method) ?? 1) - 1)
       this.#taskControllers.delete(ref)
-      if (this.db.has('task', ref)) this.db.update('task', ref, { ...patch, finished: new Date(), allowed_operations: [] })
+      if (this.db.has('task', ref))
+        this.db.update('task', ref, { ...patch, finished: new Date(), allowed_operations: [] })
     }
     const progress = (p: number) => {
       if (this.db.has('task', ref)) this.db.update('task', ref, { progress: new F64(p) })
@@ -617,7 +650,10 @@ export class XapiSim {
         if (controller.signal.aborted && this.db.has('task', ref) && this.db.get('task', ref).status === 'cancelling') {
           finish({ status: 'cancelled', error_info: ['TASK_CANCELLED', ref] })
         } else {
-          finish({ status: 'failure', error_info: error instanceof SimFailure ? error.description : ['INTERNAL_ERROR', String(error)] })
+          finish({
+            status: 'failure',
+            error_info: error instanceof SimFailure ? error.description : ['INTERNAL_ERROR', String(error)],
+          })
         }
       }
     })()
@@ -635,12 +671,15 @@ export class XapiSim {
         resolve()
       }, ms)
       this.#timers.add(t)
-      signal.addEventListener('abort', () => {
-        clearTimeout(t)
-        this.#timers.delete(t)
-        resolve()
-      }, { once: true })
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t)
+          this.#timers.delete(t)
+          resolve()
+        },
+        { once: true },
+      )
     })
   }
 }
-

@@ -6,8 +6,8 @@
  */
 import https from 'node:https'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { XapiSession } from '../../packages/backend-xcpng/src/xapi/session.js'
 import { double } from '../../packages/backend-xcpng/src/xapi/codec.js'
+import { XapiSession } from '../../packages/backend-xcpng/src/xapi/session.js'
 import { SIM_PASSWORD, startSim } from './fixture.js'
 import type { XapiSim } from './server.js'
 import { encodeFailure, encodeSuccess, encodeValue, f64, I32, i64, parseMethodCall } from './wire.js'
@@ -23,7 +23,11 @@ describe('value encoding (xapi-notes §1.2)', () => {
     ['bool', true, '<value><boolean>1</boolean></value>'],
     ['float', f64(0.5), '<value><double>0.5</double></value>'],
     ['float %.16g', f64(1 / 3), '<value><double>0.3333333333333333</double></value>'],
-    ['datetime', new Date(Date.UTC(2024, 0, 1, 13, 20, 11)), '<value><dateTime.iso8601>20240101T13:20:11Z</dateTime.iso8601></value>'],
+    [
+      'datetime',
+      new Date(Date.UTC(2024, 0, 1, 13, 20, 11)),
+      '<value><dateTime.iso8601>20240101T13:20:11Z</dateTime.iso8601></value>',
+    ],
     ['empty set', [], '<value><array><data></data></array></value>'],
     ['set', ['a', 'b'], '<value><array><data><value>a</value><value>b</value></data></array></value>'],
     ['map', { k: 'v' }, '<value><struct><member><name>k</name><value>v</value></member></struct></value>'],
@@ -64,7 +68,14 @@ describe('on the wire', () => {
   function post(body: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
     return new Promise((resolve, reject) => {
       const req = https.request(
-        { host: '127.0.0.1', port: sim.port, path: '/', method: 'POST', ca: sim.certPem, headers: { 'content-type': 'text/xml' } },
+        {
+          host: '127.0.0.1',
+          port: sim.port,
+          path: '/',
+          method: 'POST',
+          ca: sim.certPem,
+          headers: { 'content-type': 'text/xml' },
+        },
         (res) => {
           let text = ''
           res.setEncoding('utf8')
@@ -83,7 +94,9 @@ describe('on the wire', () => {
     `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params.map((p) => `<param>${p}</param>`).join('')}</params></methodCall>`
 
   it('answers a login with the exact success envelope, as text/xml', async () => {
-    const res = await post(call('session.login_with_password', '<value>root</value>', `<value><string>${SIM_PASSWORD}</string></value>`))
+    const res = await post(
+      call('session.login_with_password', '<value>root</value>', `<value><string>${SIM_PASSWORD}</string></value>`),
+    )
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toBe('text/xml')
     const ref = /<name>Value<\/name><value>(OpaqueRef:[0-9a-f-]+)<\/value>/.exec(res.body)?.[1] as string
@@ -114,7 +127,12 @@ describe('on the wire', () => {
   })
 
   it('serves records with untyped int64, typed bools, task results as value fragments, %020d tokens', async () => {
-    const session = await XapiSession.open({ url: sim.url, username: 'root', password: SIM_PASSWORD, tls: { fingerprints: [sim.fingerprint] } })
+    const session = await XapiSession.open({
+      url: sim.url,
+      username: 'root',
+      password: SIM_PASSWORD,
+      tls: { fingerprints: [sim.fingerprint] },
+    })
     try {
       const vm = sim.seeded.template
       const task = (await session.call('Async.VM.clone', [vm, 'wire-clone'])) as string
@@ -124,13 +142,24 @@ describe('on the wire', () => {
       expect(res.body).toContain('<member><name>is_a_template</name><value><boolean>1</boolean></value></member>')
       expect(res.body).toContain('<member><name>guest_metrics</name><value>OpaqueRef:NULL</value></member>')
       // Wait for the task, then look at its raw result field.
-      for (let i = 0; i < 100 && (await session.call('task.get_status', [task])) === 'pending'; i++) await new Promise((r) => setTimeout(r, 10))
+      for (let i = 0; i < 100 && (await session.call('task.get_status', [task])) === 'pending'; i++)
+        await new Promise((r) => setTimeout(r, 10))
       const result = (await session.call('task.get_result', [task])) as string
       expect(result).toMatch(/^<value>OpaqueRef:[0-9a-f-]+<\/value>$/)
       const ev = (await session.call('event.from', [['vm'], '', double(0)])) as { token: string }
       expect(ev.token).toMatch(/^\d{20},\d{20}$/)
-      const raw = await post(call('event.from', `<value>${sim.sessions()[0]}</value>`, '<value><array><data><value>pool</value></data></array></value>', '<value></value>', '<value><double>0.0</double></value>'))
-      expect(raw.body).toContain('<member><name>valid_ref_counts</name><value><struct><member><name>pool</name><value><i4>1</i4></value></member></struct></value></member>')
+      const raw = await post(
+        call(
+          'event.from',
+          `<value>${sim.sessions()[0]}</value>`,
+          '<value><array><data><value>pool</value></data></array></value>',
+          '<value></value>',
+          '<value><double>0.0</double></value>',
+        ),
+      )
+      expect(raw.body).toContain(
+        '<member><name>valid_ref_counts</name><value><struct><member><name>pool</name><value><i4>1</i4></value></member></struct></value></member>',
+      )
       await session.call('task.destroy', [task])
       const clone = /<value>(OpaqueRef:[^<]+)<\/value>/.exec(result)?.[1] as string
       const rec = (await session.call('VM.get_record', [clone])) as { VBDs: string[] }
@@ -148,9 +177,16 @@ describe('on the wire', () => {
   })
 
   it('gets int64 as decimal strings, floats as <double> and booleans as <boolean> from the client', async () => {
-    const session = await XapiSession.open({ url: sim.url, username: 'root', password: SIM_PASSWORD, tls: { fingerprints: [sim.fingerprint] } })
+    const session = await XapiSession.open({
+      url: sim.url,
+      username: 'root',
+      password: SIM_PASSWORD,
+      tls: { fingerprints: [sim.fingerprint] },
+    })
     try {
-      await session.call('VM.set_memory_limits', [sim.seeded.existingVm, 536870912, 4294967296, 4294967296, 4294967296]).catch(() => {})
+      await session
+        .call('VM.set_memory_limits', [sim.seeded.existingVm, 536870912, 4294967296, 4294967296, 4294967296])
+        .catch(() => {})
       const body = sim.requests.at(-1) as string
       const parsed = parseMethodCall(body)
       expect(parsed.params.slice(2).map((p) => p.type)).toEqual(['string', 'string', 'string', 'string'])

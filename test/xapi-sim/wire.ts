@@ -86,7 +86,8 @@ export function encodeValue(v: SimValue): string {
   if (v instanceof Date) return `<value><dateTime.iso8601>${formatDate(v)}</dateTime.iso8601></value>`
   if (Array.isArray(v)) return `<value><array><data>${v.map(encodeValue).join('')}</data></array></value>`
   let members = ''
-  for (const [k, val] of Object.entries(v)) members += `<member><name>${escapeText(k)}</name>${encodeValue(val)}</member>`
+  for (const [k, val] of Object.entries(v))
+    members += `<member><name>${escapeText(k)}</name>${encodeValue(val)}</member>`
   return `<value><struct>${members}</struct></value>`
 }
 
@@ -105,7 +106,10 @@ export function encodeFailure(description: readonly string[]): string {
 
 // ---- request parsing ------------------------------------------------------
 
-type Token = { kind: 'open'; name: string; selfClosing: boolean } | { kind: 'close'; name: string } | { kind: 'text'; text: string }
+type Token =
+  | { kind: 'open'; name: string; selfClosing: boolean }
+  | { kind: 'close'; name: string }
+  | { kind: 'text'; text: string }
 
 function decodeEntities(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) => {

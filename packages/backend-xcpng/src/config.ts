@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { ConfigError } from '@bioxen-luavm/core'
-import { parseKnownHosts, type HostKeyPolicy } from './ssh/host-key.js'
+import { type HostKeyPolicy, parseKnownHosts } from './ssh/host-key.js'
 import type { TlsPolicy } from './xapi/tls.js'
 
 /** The validated `xcpng` config section, typed. Secrets stay in memory only. */
@@ -44,7 +44,8 @@ export interface XcpngConfig {
 
 const opt = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d)
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String).filter(Boolean) : typeof v === 'string' && v ? v.split(',').map((s) => s.trim()) : [])
+const list = (v: unknown): string[] =>
+  Array.isArray(v) ? v.map(String).filter(Boolean) : typeof v === 'string' && v ? v.split(',').map((s) => s.trim()) : []
 
 /**
  * Types a config section the registry already validated against
@@ -94,7 +95,9 @@ export function resolveConfig(raw: Record<string, unknown>): XcpngConfig {
     }
   }
   if (!cfg.templateName && !cfg.attachVm) {
-    throw new ConfigError('backends.xcpng: set template_name (a template to clone) or attach_vm (an existing VM to use)')
+    throw new ConfigError(
+      'backends.xcpng: set template_name (a template to clone) or attach_vm (an existing VM to use)',
+    )
   }
   if (cfg.sshKeyPath && cfg.sshPrivateKey) {
     throw new ConfigError('backends.xcpng: set ssh_key_path or ssh_private_key, not both')
@@ -122,9 +125,12 @@ async function readConfigFile(key: string, path: string): Promise<string> {
   try {
     return await readFile(expandHome(path), 'utf8')
   } catch (error) {
-    throw new ConfigError(`backends.xcpng.${key}: cannot read '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      cause: error,
-    })
+    throw new ConfigError(
+      `backends.xcpng.${key}: cannot read '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        cause: error,
+      },
+    )
   }
 }
 
@@ -137,12 +143,17 @@ export async function loadTlsPolicy(cfg: XcpngConfig): Promise<TlsPolicy> {
 /** Reads key, CA and known_hosts files named by the config. */
 export async function loadSecrets(cfg: XcpngConfig, env: NodeJS.ProcessEnv = process.env): Promise<LoadedSecrets> {
   const tls = await loadTlsPolicy(cfg)
-  const privateKey = cfg.sshPrivateKey ?? (cfg.sshKeyPath ? await readConfigFile('ssh_key_path', cfg.sshKeyPath) : undefined)
+  const privateKey =
+    cfg.sshPrivateKey ?? (cfg.sshKeyPath ? await readConfigFile('ssh_key_path', cfg.sshKeyPath) : undefined)
   const agent = cfg.sshAgent ?? (privateKey ? undefined : env.SSH_AUTH_SOCK)
   if (!privateKey && !agent) {
-    throw new ConfigError('backends.xcpng: no SSH credentials: set ssh_key_path (or ssh_private_key), or ssh_agent / SSH_AUTH_SOCK')
+    throw new ConfigError(
+      'backends.xcpng: no SSH credentials: set ssh_key_path (or ssh_private_key), or ssh_agent / SSH_AUTH_SOCK',
+    )
   }
-  const knownHosts = cfg.knownHostsPath ? parseKnownHosts(await readConfigFile('known_hosts_path', cfg.knownHostsPath)) : undefined
+  const knownHosts = cfg.knownHostsPath
+    ? parseKnownHosts(await readConfigFile('known_hosts_path', cfg.knownHostsPath))
+    : undefined
   return {
     tls,
     hostKeys: {

@@ -12,11 +12,11 @@ import type { ReapedVm, ReapOptions } from './reap.js'
 import type { XapiSession } from './xapi/session.js'
 
 export { XCPNG_CAPABILITIES, xcpngBackend } from './descriptor.js'
-export { xcpngConfigSchema } from './schema.js'
 export { OWNER_KEY, type OwnerTag, parseOwner } from './owner.js'
-export type { ReapedVm, ReapOptions } from './reap.js'
-export type { XapiSession, XapiSessionOptions } from './xapi/session.js'
 export type { ProvisionProgress } from './provision/effects.js'
+export type { ReapedVm, ReapOptions } from './reap.js'
+export { xcpngConfigSchema } from './schema.js'
+export type { XapiSession, XapiSessionOptions } from './xapi/session.js'
 export type { XcpngVM } from './xcpng-vm.js'
 
 /**

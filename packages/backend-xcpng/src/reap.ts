@@ -106,7 +106,10 @@ export async function reapOrphans(client: XapiSession, options: ReapOptions = {}
  * the backend: `xapi_url`, `username`, `password`, `fingerprint`/`ca`/
  * `insecure`). Call `logout()` when done.
  */
-export async function connectXapi(config: Record<string, unknown>, options: { logger?: Logger; signal?: AbortSignal } = {}): Promise<XapiSession> {
+export async function connectXapi(
+  config: Record<string, unknown>,
+  options: { logger?: Logger; signal?: AbortSignal } = {},
+): Promise<XapiSession> {
   // Only the XAPI half is needed: fill the SSH and template keys so the
   // shared validation passes.
   const section = validateSection(

@@ -17,8 +17,19 @@ export const xcpngConfigSchema: ConfigSchema = {
     pattern: /^https?:\/\/[^\s/]+/,
     env: ['XAPI_URL'],
   },
-  username: { type: 'string', required: true, description: 'XAPI user (root or an RBAC user with vm-admin)', env: ['XCPNG_USERNAME', 'XCP_USERNAME'] },
-  password: { type: 'string', required: true, secret: true, description: 'XAPI password', env: ['XCPNG_PASSWORD', 'XCP_PASSWORD'] },
+  username: {
+    type: 'string',
+    required: true,
+    description: 'XAPI user (root or an RBAC user with vm-admin)',
+    env: ['XCPNG_USERNAME', 'XCP_USERNAME'],
+  },
+  password: {
+    type: 'string',
+    required: true,
+    secret: true,
+    description: 'XAPI password',
+    env: ['XCPNG_PASSWORD', 'XCP_PASSWORD'],
+  },
   pool_uuid: {
     type: 'string',
     description: 'uuid of the pool; when set, the backend refuses to work on any other pool',
@@ -29,15 +40,36 @@ export const xcpngConfigSchema: ConfigSchema = {
     description: `template to clone (${uuidOrName}); required unless attach_vm is set`,
     env: ['XCPNG_TEMPLATE', 'XCP_TEMPLATE'],
   },
-  vm_name_prefix: { type: 'string', default: 'bioxen', description: 'prefix of VM names: <prefix>-<vm id>-<nonce>', pattern: /^[A-Za-z0-9._-]{1,40}$/ },
-  network_uuid: { type: 'string', description: `network for an extra VIF (${uuidOrName}); unset keeps the template's VIFs` },
+  vm_name_prefix: {
+    type: 'string',
+    default: 'bioxen',
+    description: 'prefix of VM names: <prefix>-<vm id>-<nonce>',
+    pattern: /^[A-Za-z0-9._-]{1,40}$/,
+  },
+  network_uuid: {
+    type: 'string',
+    description: `network for an extra VIF (${uuidOrName}); unset keeps the template's VIFs`,
+  },
   storage_repository: {
     type: 'string',
     description: `SR for the VM's disks (${uuidOrName}); set means a full VM.copy there, unset a fast clone on the template's SR`,
   },
-  ssh_user: { type: 'string', required: true, description: 'user to log in as on the guest', env: ['XCPNG_SSH_USER', 'VM_USERNAME'] },
-  ssh_key_path: { type: 'string', description: 'private key file for SSH (or use ssh_agent)', env: ['XCPNG_SSH_KEY', 'VM_KEY_FILE'] },
-  vm_memory: { type: 'size', description: 'guest memory, e.g. "2GB"; unset keeps the template\'s', min: 64 * 1024 * 1024 },
+  ssh_user: {
+    type: 'string',
+    required: true,
+    description: 'user to log in as on the guest',
+    env: ['XCPNG_SSH_USER', 'VM_USERNAME'],
+  },
+  ssh_key_path: {
+    type: 'string',
+    description: 'private key file for SSH (or use ssh_agent)',
+    env: ['XCPNG_SSH_KEY', 'VM_KEY_FILE'],
+  },
+  vm_memory: {
+    type: 'size',
+    description: 'guest memory, e.g. "2GB"; unset keeps the template\'s',
+    min: 64 * 1024 * 1024,
+  },
   vm_vcpus: { type: 'integer', description: "vCPUs; unset keeps the template's", min: 1, max: 64 },
 
   // ---- TLS -----------------------------------------------------------------
@@ -48,7 +80,11 @@ export const xcpngConfigSchema: ConfigSchema = {
     description: 'pinned SHA-256 fingerprint(s) of the XAPI certificate (openssl x509 -fingerprint -sha256)',
     env: ['XAPI_FINGERPRINT'],
   },
-  insecure: { type: 'boolean', default: false, description: 'accept any XAPI certificate (warned about loudly; never in production)' },
+  insecure: {
+    type: 'boolean',
+    default: false,
+    description: 'accept any XAPI certificate (warned about loudly; never in production)',
+  },
 
   // ---- SSH -----------------------------------------------------------------
   ssh_port: { type: 'integer', default: 22, min: 1, max: 65535, description: 'sshd port on the guest' },
@@ -63,7 +99,12 @@ export const xcpngConfigSchema: ConfigSchema = {
     description: 'trust an unknown host key on first use and pin it for the VM lifetime (warned about)',
   },
   ssh_private_key: { type: 'string', secret: true, description: 'private key text, instead of ssh_key_path' },
-  ssh_key_passphrase: { type: 'string', secret: true, description: 'passphrase of the private key', env: ['XCPNG_SSH_KEY_PASSPHRASE'] },
+  ssh_key_passphrase: {
+    type: 'string',
+    secret: true,
+    description: 'passphrase of the private key',
+    env: ['XCPNG_SSH_KEY_PASSPHRASE'],
+  },
   ssh_agent: { type: 'string', description: 'ssh-agent socket for authentication (e.g. $SSH_AUTH_SOCK)' },
 
   // ---- guest ---------------------------------------------------------------
@@ -71,20 +112,44 @@ export const xcpngConfigSchema: ConfigSchema = {
     type: 'string',
     description: `use an existing running VM (${uuidOrName}) instead of cloning; it is never shut down or destroyed`,
   },
-  lua_executable: { type: 'string', default: 'lua5.4', description: 'Lua interpreter on the guest', pattern: /^[A-Za-z0-9._/+-]+$/ },
-  sandbox: { type: 'boolean', default: true, description: 'run user code in the sandbox environment of the Lua runtime' },
+  lua_executable: {
+    type: 'string',
+    default: 'lua5.4',
+    description: 'Lua interpreter on the guest',
+    pattern: /^[A-Za-z0-9._/+-]+$/,
+  },
+  sandbox: {
+    type: 'boolean',
+    default: true,
+    description: 'run user code in the sandbox environment of the Lua runtime',
+  },
   grants: { type: 'string[]', default: [], description: 'sandbox capabilities to re-enable (io, os, require, …)' },
   luarocks_tree: {
     type: 'string',
     default: '.luavm/rocks',
-    description: 'luarocks tree on the guest for installPackage (relative to the SSH user\'s home)',
+    description: "luarocks tree on the guest for installPackage (relative to the SSH user's home)",
     pattern: /^[A-Za-z0-9._/~-]+$/,
   },
 
   // ---- time limits and concurrency ----------------------------------------
-  boot_timeout_ms: { type: 'integer', default: 180_000, min: 1, description: 'wait for the guest IP and sshd after VM.start' },
-  start_timeout_ms: { type: 'integer', default: 600_000, min: 1, description: 'whole start(): clone, provision, boot, SSH' },
-  shutdown_timeout_ms: { type: 'integer', default: 60_000, min: 1, description: 'clean shutdown before falling back to hard shutdown' },
+  boot_timeout_ms: {
+    type: 'integer',
+    default: 180_000,
+    min: 1,
+    description: 'wait for the guest IP and sshd after VM.start',
+  },
+  start_timeout_ms: {
+    type: 'integer',
+    default: 600_000,
+    min: 1,
+    description: 'whole start(): clone, provision, boot, SSH',
+  },
+  shutdown_timeout_ms: {
+    type: 'integer',
+    default: 60_000,
+    min: 1,
+    description: 'clean shutdown before falling back to hard shutdown',
+  },
   call_timeout_ms: { type: 'integer', default: 60_000, min: 1, description: 'deadline of one XAPI call' },
   kill_grace_ms: {
     type: 'integer',

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import {
-  BaseLuaVM,
   type BackendCapabilities,
-  ExecutionKilledError,
+  BaseLuaVM,
   type ExecResult,
+  ExecutionKilledError,
   type InstallOptions,
   type InstallResult,
   isLuaVMError,
@@ -57,6 +57,8 @@ export class XcpngVM extends BaseLuaVM {
   readonly #cfg: XcpngConfig
   readonly #progress = new Set<(p: ProvisionProgress) => void>()
   #guest: Guest | undefined
+  // A stop() during start() must unwind the half-built guest, not race it.
+  #starting: { abort: AbortController; done: Promise<unknown> } | undefined
 
   /** @param init - id, validated `xcpng` config, limits and logger */
   constructor(init: VMInit<Record<string, unknown>>) {
@@ -77,6 +79,17 @@ export class XcpngVM extends BaseLuaVM {
   }
 
   protected async doStart(options: StartOptions): Promise<void> {
+    const abort = new AbortController()
+    const done = this.#start(options, options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal)
+    this.#starting = { abort, done }
+    try {
+      await done
+    } finally {
+      this.#starting = undefined
+    }
+  }
+
+  async #start(options: StartOptions, signal: AbortSignal): Promise<void> {
     const cfg = this.#cfg
     const secrets = await loadSecrets(cfg)
     const run = () =>
@@ -85,16 +98,16 @@ export class XcpngVM extends BaseLuaVM {
         logger: this.logger,
         timeoutMs: options.timeoutMs ?? cfg.startTimeoutMs,
         callTimeoutMs: cfg.callTimeoutMs,
-        signal: options.signal,
+        signal,
         onProgress: (p) => {
           for (const listener of this.#progress) listener(p)
         },
       })
     let guest: Guest
     try {
-      guest = await provisionQueue(cfg).run(run, options.signal)
+      guest = await provisionQueue(cfg).run(run, signal)
     } catch (error) {
-      if (options.signal?.aborted && !isLuaVMError(error)) {
+      if (signal.aborted && !isLuaVMError(error)) {
         throw new ExecutionKilledError(`start of xcpng VM '${this.id}' was cancelled while waiting for a provisioning slot`, {
           cause: error,
         })
@@ -115,16 +128,26 @@ export class XcpngVM extends BaseLuaVM {
   }
 
   protected async doStop(options: StopOptions): Promise<void> {
+    const starting = this.#starting
+    if (starting) {
+      // The workflow unwinds what it created; wait for that, then tear down
+      // a guest that finished in the meantime.
+      starting.abort.abort(new ExecutionKilledError(`xcpng VM '${this.id}' was stopped while starting`))
+      await starting.done.catch(() => {})
+    }
     const guest = this.#guest
     this.#guest = undefined
     if (!guest) return
     const cfg = this.#cfg
-    await runWorkflow(teardownGuest(guest, { force: options.force === true, shutdownTimeoutMs: cfg.shutdownTimeoutMs }), {
-      what: `stop of xcpng VM '${this.id}'`,
-      logger: this.logger,
-      timeoutMs: options.timeoutMs ?? cfg.shutdownTimeoutMs + 300_000,
-      callTimeoutMs: cfg.callTimeoutMs,
-    })
+    await runWorkflow(
+      teardownGuest(guest, { force: options.force === true, shutdownTimeoutMs: cfg.shutdownTimeoutMs }),
+      {
+        what: `stop of xcpng VM '${this.id}'`,
+        logger: this.logger,
+        timeoutMs: options.timeoutMs ?? cfg.shutdownTimeoutMs + 300_000,
+        callTimeoutMs: cfg.callTimeoutMs,
+      },
+    )
   }
 
   protected async runCode(code: string, o: ResolvedExecOptions): Promise<ExecResult> {
@@ -169,7 +192,12 @@ export class XcpngVM extends BaseLuaVM {
     const partial = () => {
       const out = truncateUtf8(stdout, o.maxOutputBytes)
       const err = truncateUtf8(stderr, Math.max(0, o.maxOutputBytes - Buffer.byteLength(out)))
-      return { stdout: out, stderr: err, truncated: out.length < stdout.length || err.length < stderr.length, durationMs }
+      return {
+        stdout: out,
+        stderr: err,
+        truncated: out.length < stdout.length || err.length < stderr.length,
+        durationMs,
+      }
     }
     switch (outcome.kind) {
       case 'done': {
@@ -190,7 +218,10 @@ export class XcpngVM extends BaseLuaVM {
         return this.result({
           status: 'timeout',
           ...partial(),
-          error: { message: `killed on the guest after ${o.timeoutMs} ms (+${this.#cfg.killGraceMs} ms grace)`, kind: 'runtime' },
+          error: {
+            message: `killed on the guest after ${o.timeoutMs} ms (+${this.#cfg.killGraceMs} ms grace)`,
+            kind: 'runtime',
+          },
         })
       case 'abort':
         await this.#recycle(guest, driver, 'the execution was cancelled')
@@ -199,10 +230,13 @@ export class XcpngVM extends BaseLuaVM {
         if (this.#guest !== guest) return this.result({ status: 'killed', ...partial() })
         if (guest.ssh.closed) {
           this.markFailed()
-          throw new SshError(`lost the SSH connection to the guest ${guest.ip} while running Lua; stop() the VM to clean up`, {
-            cause: outcome.error,
-            details: { vmId: this.id, ip: guest.ip, reason: 'lost' },
-          })
+          throw new SshError(
+            `lost the SSH connection to the guest ${guest.ip} while running Lua; stop() the VM to clean up`,
+            {
+              cause: outcome.error,
+              details: { vmId: this.id, ip: guest.ip, reason: 'lost' },
+            },
+          )
         }
         // The interpreter died under us (OOM killer, a signal) but the link is fine.
         await this.#recycle(guest, driver, `the remote Lua died: ${(outcome.error as Error)?.message ?? outcome.error}`)
@@ -227,7 +261,10 @@ export class XcpngVM extends BaseLuaVM {
       })
       this.noteRestart()
     } catch (error) {
-      this.logger.error('could not restart the remote Lua; the VM is failed', { vmId: this.id, error: (error as Error).message })
+      this.logger.error('could not restart the remote Lua; the VM is failed', {
+        vmId: this.id,
+        error: (error as Error).message,
+      })
       this.markFailed()
     }
   }

@@ -27,11 +27,16 @@ describe('encodeParams', () => {
     expect(serializeCall('event.from', [['vm'], '', double(30)])).toContain('<double>30.0</double>')
   })
   it('encodes structs and arrays recursively and drops undefined members', () => {
-    expect(encodeParams([{ MTU: 1500, a: ['x', 2], skip: undefined as never, ok: true }])).toEqual([{ MTU: '1500', a: ['x', '2'], ok: true }])
+    expect(encodeParams([{ MTU: 1500, a: ['x', 2], skip: undefined as never, ok: true }])).toEqual([
+      { MTU: '1500', a: ['x', '2'], ok: true },
+    ])
   })
-  it.each([null, Number.NaN, Number.POSITIVE_INFINITY, new Date(0)])('refuses %s: an SDK bug, not something to send', (v) => {
-    expect(() => encodeParams([v as never])).toThrow(TypeError)
-  })
+  it.each([null, Number.NaN, Number.POSITIVE_INFINITY, new Date(0)])(
+    'refuses %s: an SDK bug, not something to send',
+    (v) => {
+      expect(() => encodeParams([v as never])).toThrow(TypeError)
+    },
+  )
   it('never emits <int> (xmlrpc would, past the int32 range)', () => {
     const xml = serializeCall('VM.set_memory_limits', ['OpaqueRef:x', 1, 2 ** 40, 3, 4])
     expect(xml).not.toMatch(/<int>|<i4>/)
@@ -78,7 +83,10 @@ describe('envelopes', () => {
   })
   it('raises XapiError(code, params) with a hint on Failure', () => {
     try {
-      unwrapEnvelope('VM.start', { Status: 'Failure', ErrorDescription: ['HOST_NOT_ENOUGH_FREE_MEMORY', '4294967296', '1024'] })
+      unwrapEnvelope('VM.start', {
+        Status: 'Failure',
+        ErrorDescription: ['HOST_NOT_ENOUGH_FREE_MEMORY', '4294967296', '1024'],
+      })
       expect.unreachable()
     } catch (error) {
       const e = error as XapiError

@@ -10,13 +10,20 @@ describe('memoryPlan', () => {
     expect(plan).toEqual({ staticMin: GiB / 2, staticMax: 2 * GiB, dynamicMin: 2 * GiB, dynamicMax: 2 * GiB })
   })
   it('lowers static_min below a small target', () => {
-    expect(memoryPlan({ staticMin: GiB, staticMax: 4 * GiB, dynamicMin: 4 * GiB, dynamicMax: 4 * GiB }, GiB / 4).staticMin).toBe(GiB / 4)
+    expect(
+      memoryPlan({ staticMin: GiB, staticMax: 4 * GiB, dynamicMin: 4 * GiB, dynamicMax: 4 * GiB }, GiB / 4).staticMin,
+    ).toBe(GiB / 4)
   })
   it('always satisfies static_min ≤ dynamic_min ≤ dynamic_max ≤ static_max', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.integer({ min: 1, max: 2 ** 40 }), (staticMin, target) => {
         const p = memoryPlan({ staticMin, staticMax: staticMin, dynamicMin: staticMin, dynamicMax: staticMin }, target)
-        return p.staticMin <= p.dynamicMin && p.dynamicMin <= p.dynamicMax && p.dynamicMax <= p.staticMax && p.dynamicMax === target
+        return (
+          p.staticMin <= p.dynamicMin &&
+          p.dynamicMin <= p.dynamicMax &&
+          p.dynamicMax <= p.staticMax &&
+          p.dynamicMax === target
+        )
       }),
     )
   })
@@ -40,15 +47,20 @@ describe('vcpuPlan', () => {
   })
   it('never breaks 0 < VCPUs_at_startup ≤ VCPUs_max after any single call (as XAPI checks)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), (max, at0, target) => {
-        const atStartup = Math.min(at0, max)
-        let state = { max, atStartup }
-        for (const [method, n] of vcpuPlan(state, target)) {
-          state = method === 'VM.set_VCPUs_max' ? { ...state, max: n } : { ...state, atStartup: n }
-          if (!(state.atStartup > 0 && state.atStartup <= state.max)) return false
-        }
-        return state.max === target && state.atStartup === target
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 64 }),
+        (max, at0, target) => {
+          const atStartup = Math.min(at0, max)
+          let state = { max, atStartup }
+          for (const [method, n] of vcpuPlan(state, target)) {
+            state = method === 'VM.set_VCPUs_max' ? { ...state, max: n } : { ...state, atStartup: n }
+            if (!(state.atStartup > 0 && state.atStartup <= state.max)) return false
+          }
+          return state.max === target && state.atStartup === target
+        },
+      ),
     )
   })
 })

@@ -12,5 +12,5 @@ export function createVM(init: VMInit<Record<string, unknown>>): BaseLuaVM {
   return new XcpngVM(init)
 }
 
-export { XcpngVM }
 export { connectXapi, reapOrphans } from '../reap.js'
+export { XcpngVM }

@@ -1,21 +1,20 @@
-import { type InstallResult, PackageError } from '@bioxen-luavm/core'
+import { type CommandRunner, type InstallResult, LuarocksInstaller, PackageError } from '@bioxen-luavm/core'
 import type { SshConnection } from '../ssh/connection.js'
-import { shellQuote } from '../ssh/shell.js'
+import { shellJoin, shellQuote } from '../ssh/shell.js'
 
-// Deliberately small and isolated: the shared installer of the package
-// issue will replace it; until then this runs luarocks on the guest.
+// The shared luarocks installer of core does the luarocks part (argv,
+// validation, parsing); this file only supplies how commands run on the
+// guest: over SSH, quoted for the remote shell, under the guest's timeout.
 
-/** Rock names luarocks accepts and a shell cannot misread. */
-export const ROCK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
-/** Rock versions (`1.2.3-1`, `scm-1`, `2.0+beta`). */
-export const ROCK_VERSION = /^[0-9A-Za-z.+-]+$/
 const LUA_VERSIONS = ['5.1', '5.2', '5.3', '5.4'] as const
+const DEFAULT_TIMEOUT_MS = 600_000
 
 function checkTree(tree: string): string {
-  // The config schema restricts the charset; relative paths resolve against
-  // the SSH user's home, where sshd starts every session.
+  // Relative paths resolve against the SSH user's home, where sshd starts
+  // every session; `..` could escape it.
   const t = tree.startsWith('~/') ? tree.slice(2) : tree
-  if (t === '' || t.includes('..') || !/^[A-Za-z0-9._/-]+$/.test(t)) throw new PackageError(`luarocks_tree '${tree}' is not a plain path`)
+  if (t === '' || t.includes('..') || !/^[A-Za-z0-9._/-]+$/.test(t))
+    throw new PackageError(`luarocks_tree '${tree}' is not a plain path`)
   return t.replace(/\/+$/, '')
 }
 
@@ -35,6 +34,50 @@ export function rockPathEnv(tree: string): Record<string, string> {
   return env
 }
 
+/**
+ * The command line for `argv` on the guest. SSH exec strings go through the
+ * remote user's shell, so every argument is single-quoted, and the command
+ * runs under `timeout -s KILL` so it cannot outlive its deadline there.
+ */
+export function remoteCommand(
+  argv: readonly string[],
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): string {
+  if (argv.length === 0) throw new PackageError('empty command')
+  const seconds = Math.max(1, Math.ceil((options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000))
+  const env = Object.entries(options.env ?? {}).map(([name, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new PackageError(`invalid environment variable name '${name}'`)
+    return `${name}=${shellQuote(value)}`
+  })
+  return `${env.length ? `env ${env.join(' ')} ` : ''}timeout -s KILL ${seconds} ${shellJoin(argv)}`
+}
+
+/** Runs argv lists on the guest over SSH, for core's `LuarocksInstaller`. */
+export class SshCommandRunner implements CommandRunner {
+  /** @param ssh - the VM's SSH connection */
+  constructor(readonly ssh: SshConnection) {}
+
+  async run(
+    argv: readonly string[],
+    options: { signal?: AbortSignal; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const r = await this.ssh.run(remoteCommand(argv, { timeoutMs, ...(options.env ? { env: options.env } : {}) }), {
+      timeoutMs: timeoutMs + 5_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    const exitCode = r.code ?? 128
+    // 137 = killed by `timeout -s KILL`; 127 = the program is not installed.
+    const note =
+      exitCode === 137
+        ? `\nError: ${argv[0]} was killed on the guest after ${Math.ceil(timeoutMs / 1000)} s`
+        : exitCode === 127
+          ? `\nError: ${argv[0]} is not installed on the guest`
+          : ''
+    return { exitCode, stdout: r.stdout, stderr: `${r.stderr}${note}` }
+  }
+}
+
 /** What to install. */
 export interface RockRequest {
   name: string
@@ -49,53 +92,20 @@ export interface RockRequest {
 }
 
 /**
- * The luarocks command line. Every argument is validated, then quoted for
- * the remote shell; the whole command runs under `timeout -s KILL` so it
- * cannot outlive its deadline on the guest.
+ * Installs a rock into the guest's tree with luarocks over SSH (core's
+ * `LuarocksInstaller` validates the name and version before anything runs).
  */
-export function luarocksCommand(req: RockRequest, subcommand: readonly string[]): string {
-  const seconds = Math.max(1, Math.ceil((req.timeoutMs ?? 600_000) / 1000))
-  const args = ['luarocks', '--lua-version', req.luaVersion, '--tree', checkTree(req.tree), ...subcommand]
-  return `timeout -s KILL ${seconds} ${args.map(shellQuote).join(' ')}`
-}
-
-function validate(req: RockRequest): void {
-  if (!ROCK_NAME.test(req.name)) {
-    throw new PackageError(`'${req.name}' is not a valid rock name (letters, digits, '.', '_', '-'; not starting with a symbol)`)
-  }
-  if (req.version !== undefined && !ROCK_VERSION.test(req.version)) {
-    throw new PackageError(`'${req.version}' is not a valid rock version`)
-  }
-  if (!/^\d\.\d$/.test(req.luaVersion)) throw new PackageError(`cannot tell the guest's Lua version (${req.luaVersion})`)
-  if (req.server !== undefined && (req.server === '' || /[\0\n]/.test(req.server))) throw new PackageError('invalid rocks server')
-}
-
-/** Installs a rock into the guest's tree with luarocks over SSH. */
 export async function installRock(ssh: SshConnection, req: RockRequest): Promise<InstallResult> {
-  validate(req)
-  const install = [
-    'install',
-    ...(req.server ? [`--only-server=${req.server}`] : []),
-    req.name,
-    ...(req.version ? [req.version] : []),
-  ]
-  const opts = { timeoutMs: (req.timeoutMs ?? 600_000) + 5_000, ...(req.signal ? { signal: req.signal } : {}) }
-  const run = await ssh.run(luarocksCommand(req, install), opts)
-  const log = `${run.stdout}${run.stderr}`
-  if (run.code !== 0) {
-    const why = run.code === 137 ? 'it ran out of time' : run.code === 127 ? 'luarocks is not installed on the guest' : `exit status ${run.code}`
-    throw new PackageError(`installing '${req.name}' on the guest failed (${why}): ${log.trim().split('\n').slice(-5).join(' | ')}`, {
-      details: { log: log.slice(-4000) },
-    })
-  }
-  const shown = await ssh.run(luarocksCommand(req, ['show', '--mversion', req.name]), opts)
-  const modules = await ssh.run(luarocksCommand(req, ['show', '--modules', req.name]), opts)
-  return {
-    name: req.name,
-    version: shown.code === 0 && shown.stdout.trim() ? shown.stdout.trim() : (req.version ?? 'unknown'),
-    success: true,
-    location: checkTree(req.tree),
-    modules: modules.code === 0 ? modules.stdout.split('\n').map((s) => s.trim()).filter(Boolean) : [],
-    log,
-  }
+  if (req.server !== undefined && (req.server === '' || /[\0\n]/.test(req.server)))
+    throw new PackageError('invalid rocks server')
+  const installer = new LuarocksInstaller(new SshCommandRunner(ssh), {
+    luaVersion: req.luaVersion,
+    tree: checkTree(req.tree),
+    ...(req.server ? { servers: [req.server] } : {}),
+  })
+  return installer.install(req.name, {
+    ...(req.version !== undefined ? { version: req.version } : {}),
+    ...(req.signal ? { signal: req.signal } : {}),
+    timeoutMs: req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  })
 }

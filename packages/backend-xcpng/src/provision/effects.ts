@@ -1,4 +1,11 @@
-import { ExecutionKilledError, isLuaVMError, type Logger, LuaVMError, VMTimeoutError, XapiError } from '@bioxen-luavm/core'
+import {
+  ExecutionKilledError,
+  isLuaVMError,
+  type Logger,
+  LuaVMError,
+  VMTimeoutError,
+  XapiError,
+} from '@bioxen-luavm/core'
 import { Context, Effect, Schedule } from 'effect'
 import type { XapiParam } from '../xapi/codec.js'
 import type { XapiSession } from '../xapi/session.js'
@@ -44,7 +51,7 @@ export function attempt<A>(what: string, run: (signal: AbortSignal) => Promise<A
 }
 
 // XAPI said "not now": nothing happened, so any call may be retried.
-const BUSY = new Set(['OTHER_OPERATION_IN_PROGRESS', 'TOO_MANY_PENDING_TASKS', 'HOST_OFFLINE', 'SR_BACKEND_FAILURE_44'])
+const BUSY = new Set(['OTHER_OPERATION_IN_PROGRESS', 'TOO_MANY_PENDING_TASKS'])
 
 /** How a call may be retried. */
 export type RetryClass =
@@ -83,8 +90,8 @@ export function xcall(
 ): Effect.Effect<unknown, LuaVMError, Provisioning> {
   return Effect.gen(function* () {
     const { callTimeoutMs } = yield* Provisioning
-    return yield* attempt(`XAPI ${method}`, (signal) => session.call(method, args, { signal, timeoutMs: callTimeoutMs })).pipe(
-      retryTransient(kind),
-    )
+    return yield* attempt(`XAPI ${method}`, (signal) =>
+      session.call(method, args, { signal, timeoutMs: callTimeoutMs }),
+    ).pipe(retryTransient(kind))
   })
 }

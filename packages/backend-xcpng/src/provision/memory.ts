@@ -28,7 +28,10 @@ export function memoryPlan(current: MemoryLimits, bytes: number): MemoryLimits {
  * after each single call, so growing sets the maximum first and shrinking
  * sets the startup count first. Setters that change nothing are skipped.
  */
-export function vcpuPlan(current: { max: number; atStartup: number }, target: number): Array<['VM.set_VCPUs_max' | 'VM.set_VCPUs_at_startup', number]> {
+export function vcpuPlan(
+  current: { max: number; atStartup: number },
+  target: number,
+): Array<['VM.set_VCPUs_max' | 'VM.set_VCPUs_at_startup', number]> {
   const steps: Array<['VM.set_VCPUs_max' | 'VM.set_VCPUs_at_startup', number]> = []
   if (target >= current.max) {
     if (target !== current.max) steps.push(['VM.set_VCPUs_max', target])
@@ -41,14 +44,32 @@ export function vcpuPlan(current: { max: number; atStartup: number }, target: nu
 }
 
 /** Applies `vm_memory` with one atomic `VM.set_memory_limits`. */
-export function applyMemory(session: XapiSession, vm: VmRecord, bytes: number): Effect.Effect<void, LuaVMError, Provisioning> {
+export function applyMemory(
+  session: XapiSession,
+  vm: VmRecord,
+  bytes: number,
+): Effect.Effect<void, LuaVMError, Provisioning> {
   const plan = memoryPlan(vm.memory, bytes)
-  return xcall(session, 'VM.set_memory_limits', [vm.ref, plan.staticMin, plan.staticMax, plan.dynamicMin, plan.dynamicMax]).pipe(Effect.asVoid)
+  return xcall(session, 'VM.set_memory_limits', [
+    vm.ref,
+    plan.staticMin,
+    plan.staticMax,
+    plan.dynamicMin,
+    plan.dynamicMax,
+  ]).pipe(Effect.asVoid)
 }
 
 /** Applies `vm_vcpus` in the legal order. */
-export function applyVcpus(session: XapiSession, vm: VmRecord, count: number): Effect.Effect<void, LuaVMError, Provisioning> {
-  return Effect.forEach(vcpuPlan({ max: vm.vcpusMax, atStartup: vm.vcpusAtStartup }, count), ([method, n]) => xcall(session, method, [vm.ref, n]), {
-    discard: true,
-  })
+export function applyVcpus(
+  session: XapiSession,
+  vm: VmRecord,
+  count: number,
+): Effect.Effect<void, LuaVMError, Provisioning> {
+  return Effect.forEach(
+    vcpuPlan({ max: vm.vcpusMax, atStartup: vm.vcpusAtStartup }, count),
+    ([method, n]) => xcall(session, method, [vm.ref, n]),
+    {
+      discard: true,
+    },
+  )
 }

@@ -42,7 +42,10 @@ export function attachNetwork(
   return Effect.gen(function* () {
     const free = strList(yield* xcall(session, 'VM.get_allowed_VIF_devices', [vm]), 'allowed VIF devices')
     const device = free[0]
-    if (device === undefined) return yield* Effect.fail(new XapiError('NO_FREE_VIF_DEVICE', [vm], 'the VM has no free VIF device left for network_uuid') as LuaVMError)
+    if (device === undefined)
+      return yield* Effect.fail(
+        new XapiError('NO_FREE_VIF_DEVICE', [vm], 'the VM has no free VIF device left for network_uuid') as LuaVMError,
+      )
     const vif = yield* undoable(
       'vif',
       xcall(

@@ -6,7 +6,8 @@ import type { XapiSession } from '../xapi/session.js'
 import { awaitTask, cancelTask, destroyTask, startTask } from '../xapi/tasks.js'
 import { attempt, Provisioning, retryTransient, xcall } from './effects.js'
 
-const gone = (e: LuaVMError) => e instanceof XapiError && (e.xapiCode === 'HANDLE_INVALID' || e.xapiCode === 'UUID_INVALID')
+const gone = (e: LuaVMError) =>
+  e instanceof XapiError && (e.xapiCode === 'HANDLE_INVALID' || e.xapiCode === 'UUID_INVALID')
 const halted = (e: LuaVMError) => e instanceof XapiError && e.xapiCode === 'VM_BAD_POWER_STATE'
 
 /**
@@ -23,13 +24,16 @@ export function runTask(
 ): Effect.Effect<unknown, LuaVMError, Provisioning> {
   return Effect.gen(function* () {
     const p = yield* Provisioning
-    const task = yield* attempt(`XAPI Async.${method}`, (signal) => startTask(session, method, args, { signal, timeoutMs: p.callTimeoutMs })).pipe(
-      retryTransient('idempotent'),
-    )
+    const task = yield* attempt(`XAPI Async.${method}`, (signal) =>
+      startTask(session, method, args, { signal, timeoutMs: p.callTimeoutMs }),
+    ).pipe(retryTransient('idempotent'))
     const result = yield* Effect.exit(
-      attempt(`XAPI task ${method}`, (signal) => awaitTask(session, task, { method, signal, deadline: Date.now() + timeoutMs })),
+      attempt(`XAPI task ${method}`, (signal) =>
+        awaitTask(session, task, { method, signal, deadline: Date.now() + timeoutMs }),
+      ),
     )
-    if (result._tag === 'Failure') yield* attempt('task.cancel', () => cancelTask(session, task, 10_000)).pipe(Effect.ignore)
+    if (result._tag === 'Failure')
+      yield* attempt('task.cancel', () => cancelTask(session, task, 10_000)).pipe(Effect.ignore)
     yield* attempt('task.destroy', () => destroyTask(session, task)).pipe(retryTransient('idempotent'), Effect.ignore)
     return yield* result
   })
@@ -48,7 +52,11 @@ export function hardShutdown(session: XapiSession, vm: string): Effect.Effect<vo
  * drivers answer VM_LACKS_FEATURE; a hung guest runs past the deadline;
  * both end in the hard shutdown.
  */
-export function shutdownVm(session: XapiSession, vm: string, timeoutMs: number): Effect.Effect<void, LuaVMError, Provisioning> {
+export function shutdownVm(
+  session: XapiSession,
+  vm: string,
+  timeoutMs: number,
+): Effect.Effect<void, LuaVMError, Provisioning> {
   return Effect.gen(function* () {
     const p = yield* Provisioning
     const clean = yield* Effect.exit(runTask(session, 'VM.clean_shutdown', [vm], timeoutMs))
@@ -68,7 +76,9 @@ export function ownDisks(session: XapiSession, vm: VmRecord): Effect.Effect<stri
   return Effect.gen(function* () {
     const disks: string[] = []
     for (const vbdRef of vm.vbds) {
-      const vbd = yield* attempt('VBD.get_record', (signal) => getVbd(session, vbdRef, { signal })).pipe(retryTransient('idempotent'))
+      const vbd = yield* attempt('VBD.get_record', (signal) => getVbd(session, vbdRef, { signal })).pipe(
+        retryTransient('idempotent'),
+      )
       if (vbd.type !== 'Disk' || vbd.empty || !isRef(vbd.vdi)) continue
       const users = strList(yield* xcall(session, 'VDI.get_VBDs', [vbd.vdi]), 'VDI VBDs')
       let shared = false
@@ -99,7 +109,9 @@ export function destroyVdi(session: XapiSession, vdi: string): Effect.Effect<voi
  */
 export function destroyVmAndDisks(session: XapiSession, ref: string): Effect.Effect<void, LuaVMError, Provisioning> {
   return Effect.gen(function* () {
-    const read = yield* Effect.exit(attempt('VM.get_record', (signal) => getVm(session, ref, { signal })).pipe(retryTransient('idempotent')))
+    const read = yield* Effect.exit(
+      attempt('VM.get_record', (signal) => getVm(session, ref, { signal })).pipe(retryTransient('idempotent')),
+    )
     if (read._tag === 'Failure') {
       const e = read.cause
       const error = e.reasons.find((r) => r._tag === 'Fail')
@@ -108,11 +120,19 @@ export function destroyVmAndDisks(session: XapiSession, ref: string): Effect.Eff
     }
     const vm = read.value
     if (vm.isControlDomain || vm.isDefaultTemplate) {
-      return yield* Effect.fail(new XapiError('OPERATION_NOT_ALLOWED', [ref], 'refusing to destroy a control domain or default template') as LuaVMError)
+      return yield* Effect.fail(
+        new XapiError(
+          'OPERATION_NOT_ALLOWED',
+          [ref],
+          'refusing to destroy a control domain or default template',
+        ) as LuaVMError,
+      )
     }
     if (vm.powerState !== 'Halted' && vm.powerState !== 'Suspended') yield* hardShutdown(session, ref)
     const disks = yield* ownDisks(session, vm)
-    yield* runTask(session, 'VM.destroy', [ref], 120_000).pipe(Effect.catch((e: LuaVMError) => (gone(e) ? Effect.void : Effect.fail(e))))
+    yield* runTask(session, 'VM.destroy', [ref], 120_000).pipe(
+      Effect.catch((e: LuaVMError) => (gone(e) ? Effect.void : Effect.fail(e))),
+    )
     for (const vdi of disks) yield* destroyVdi(session, vdi)
     for (const snapshot of vm.snapshots) yield* destroyVmAndDisks(session, snapshot)
   })

@@ -3,14 +3,17 @@ import { Cause, Effect, Exit, type Scope } from 'effect'
 import { decodeTaskResult, type XapiParam } from '../xapi/codec.js'
 import type { XapiSession } from '../xapi/session.js'
 import { awaitTask, cancelTask, destroyTask, getTask, startTask } from '../xapi/tasks.js'
-import { attempt, type ProvisionProgress, Provisioning, retryTransient, toLuaVMError, xcall } from './effects.js'
+import { attempt, Provisioning, type ProvisionProgress, retryTransient, toLuaVMError, xcall } from './effects.js'
 
 /**
  * Runs `undo` on a failed or interrupted step, never failing itself: what
  * it could not undo is logged and listed in `leftovers`, and the original
  * error stays the one the caller sees.
  */
-export function safeUndo(label: string, undo: Effect.Effect<void, LuaVMError, Provisioning>): Effect.Effect<void, never, Provisioning> {
+export function safeUndo(
+  label: string,
+  undo: Effect.Effect<void, LuaVMError, Provisioning>,
+): Effect.Effect<void, never, Provisioning> {
   return Effect.gen(function* () {
     const p = yield* Provisioning
     p.logger.debug('undoing', { step: label })
@@ -19,7 +22,10 @@ export function safeUndo(label: string, undo: Effect.Effect<void, LuaVMError, Pr
 }
 
 /** Runs a cleanup action; a failure is logged and recorded as a leftover, never raised. */
-function cleanup(label: string, action: Effect.Effect<void, LuaVMError, Provisioning>): Effect.Effect<void, never, Provisioning> {
+function cleanup(
+  label: string,
+  action: Effect.Effect<void, LuaVMError, Provisioning>,
+): Effect.Effect<void, never, Provisioning> {
   return Effect.gen(function* () {
     const p = yield* Provisioning
     const exit = yield* Effect.exit(action)
@@ -82,9 +88,9 @@ export function taskStep<A>(
     const p = yield* Provisioning
     p.progress({ step: options.step, progress: 0 })
     const started = yield* Effect.exit(
-      attempt(`XAPI Async.${method}`, (signal) => startTask(session, method, args, { signal, timeoutMs: p.callTimeoutMs })).pipe(
-        retryTransient('create'),
-      ),
+      attempt(`XAPI Async.${method}`, (signal) =>
+        startTask(session, method, args, { signal, timeoutMs: p.callTimeoutMs }),
+      ).pipe(retryTransient('create')),
     )
     if (Exit.isFailure(started)) {
       const error = Cause.squash(started.cause)
@@ -108,15 +114,23 @@ export function taskStep<A>(
     )
     if (Exit.isFailure(waited)) {
       p.logger.debug('cancelling XAPI task', { method, task })
-      const record = yield* attempt('task.cancel', () => cancelTask(session, task)).pipe(Effect.orElseSucceed(() => undefined))
+      const record = yield* attempt('task.cancel', () => cancelTask(session, task)).pipe(
+        Effect.orElseSucceed(() => undefined),
+      )
       if (record?.status === 'success' && options.undo) {
         // The task finished in the race with the cancel: its product is ours to remove.
         const undo = options.undo
-        const late = yield* attempt('task result', () => decodeTaskResult(record.result)).pipe(Effect.map(options.decode), Effect.option)
+        const late = yield* attempt('task result', () => decodeTaskResult(record.result)).pipe(
+          Effect.map(options.decode),
+          Effect.option,
+        )
         if (late._tag === 'Some') yield* safeUndo(`${options.step} (finished while cancelled)`, undo(late.value))
       }
     }
-    yield* cleanup(`task ${method}`, attempt('task.destroy', () => destroyTask(session, task)).pipe(retryTransient('idempotent')))
+    yield* cleanup(
+      `task ${method}`,
+      attempt('task.destroy', () => destroyTask(session, task)).pipe(retryTransient('idempotent')),
+    )
     const value = options.decode(yield* waited)
     p.progress({ step: options.step, progress: 1 })
     return value
@@ -160,8 +174,14 @@ function reconcileLostTask<A>(
     for (const value of found) yield* safeUndo(`${options.step} (reconciled)`, undo(value))
     for (const { ref, result } of finished) {
       const value = yield* attempt('task result', () => decodeTaskResult(result)).pipe(Effect.option)
-      if (value._tag === 'Some' && found.some((f) => JSON.stringify(f) === JSON.stringify(options.decode(value.value)))) {
-        yield* safeUndo(`task ${method} (reconciled)`, attempt('task.destroy', () => destroyTask(session, ref)))
+      if (
+        value._tag === 'Some' &&
+        found.some((f) => JSON.stringify(f) === JSON.stringify(options.decode(value.value)))
+      ) {
+        yield* safeUndo(
+          `task ${method} (reconciled)`,
+          attempt('task.destroy', () => destroyTask(session, ref)),
+        )
       }
     }
   })
@@ -193,9 +213,12 @@ export async function runWorkflow<A>(
       duration: options.timeoutMs,
       orElse: () =>
         Effect.fail(
-          new VMTimeoutError(`${options.what} did not finish within ${options.timeoutMs} ms; everything it created was removed`, {
-            details: { timeoutMs: options.timeoutMs },
-          }),
+          new VMTimeoutError(
+            `${options.what} did not finish within ${options.timeoutMs} ms; everything it created was removed`,
+            {
+              details: { timeoutMs: options.timeoutMs },
+            },
+          ),
         ),
     }),
     Effect.provideService(Provisioning, {
@@ -203,7 +226,9 @@ export async function runWorkflow<A>(
       callTimeoutMs: options.callTimeoutMs,
       leftovers,
       progress: (p) => {
-        options.logger.debug(`${options.what}: ${p.step}${p.progress === undefined ? '' : ` ${Math.round(p.progress * 100)}%`}`)
+        options.logger.debug(
+          `${options.what}: ${p.step}${p.progress === undefined ? '' : ` ${Math.round(p.progress * 100)}%`}`,
+        )
         try {
           options.onProgress?.(p)
         } catch {
@@ -216,7 +241,10 @@ export async function runWorkflow<A>(
   if (Exit.isSuccess(exit)) return exit.value
   const where = leftovers.length ? ` (could not remove: ${leftovers.join(', ')}; see reapOrphans)` : ''
   if (options.signal?.aborted) {
-    throw new ExecutionKilledError(`${options.what} was cancelled${where}`, { cause: options.signal.reason, details: { leftovers } })
+    throw new ExecutionKilledError(`${options.what} was cancelled${where}`, {
+      cause: options.signal.reason,
+      details: { leftovers },
+    })
   }
   const error = Cause.squash(exit.cause)
   if (leftovers.length) options.logger.error(`${options.what} failed and cleanup was incomplete${where}`)

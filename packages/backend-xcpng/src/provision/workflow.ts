@@ -2,10 +2,10 @@ import { ConfigError, type Logger, type LuaVMError, VMStateError } from '@bioxen
 import { Effect, type Scope } from 'effect'
 import type { LoadedSecrets, XcpngConfig } from '../config.js'
 import { encodeOwner, OWNER_KEY, ownerTag, vmName } from '../owner.js'
+import { rockPathEnv } from '../packages/remote-luarocks.js'
 import { connectWithRetry, type SshConnection, type SshTarget } from '../ssh/connection.js'
 import { HostKeyVerifier } from '../ssh/host-key.js'
 import { RemoteDriver } from '../ssh/remote-driver.js'
-import { rockPathEnv } from '../packages/remote-luarocks.js'
 import { findObject, findVm, getVm, type VmRecord } from '../xapi/api.js'
 import { isRef, str, strList } from '../xapi/codec.js'
 import { XapiSession } from '../xapi/session.js'
@@ -70,7 +70,9 @@ function checkPool(session: XapiSession, poolUuid: string | undefined): Effect.E
       if (str(yield* xcall(session, 'pool.get_uuid', [pool])).toLowerCase() === poolUuid.toLowerCase()) return
     }
     return yield* Effect.fail(
-      new ConfigError(`pool_uuid ${poolUuid} does not match the pool behind xapi_url ${session.url}; check both`) as LuaVMError,
+      new ConfigError(
+        `pool_uuid ${poolUuid} does not match the pool behind xapi_url ${session.url}; check both`,
+      ) as LuaVMError,
     )
   })
 }
@@ -80,7 +82,11 @@ function checkPool(session: XapiSession, poolUuid: string | undefined): Effect.E
  * attribute that is often empty; like `xe vm-install`, point every disk at
  * the chosen SR (or the pool's default SR) before provisioning.
  */
-function rewriteProvisioningDisks(session: XapiSession, vm: VmRecord, sr: string | undefined): Effect.Effect<void, LuaVMError, Provisioning> {
+function rewriteProvisioningDisks(
+  session: XapiSession,
+  vm: VmRecord,
+  sr: string | undefined,
+): Effect.Effect<void, LuaVMError, Provisioning> {
   const disks = vm.otherConfig.disks
   if (!disks) return Effect.void
   return Effect.gen(function* () {
@@ -91,7 +97,9 @@ function rewriteProvisioningDisks(session: XapiSession, vm: VmRecord, sr: string
     }
     if (!target || !isRef(target)) {
       return yield* Effect.fail(
-        new ConfigError('the template provisions new disks but the pool has no default SR; set storage_repository') as LuaVMError,
+        new ConfigError(
+          'the template provisions new disks but the pool has no default SR; set storage_repository',
+        ) as LuaVMError,
       )
     }
     const uuid = str(yield* xcall(session, 'SR.get_uuid', [target]))
@@ -110,29 +118,42 @@ function createVm(
   const { cfg, vmId } = input
   return Effect.gen(function* () {
     const p = yield* Provisioning
-    const lookup = <A>(what: string, run: (signal: AbortSignal) => Promise<A>) => attempt(what, run).pipe(retryTransient('idempotent'))
+    const lookup = <A>(what: string, run: (signal: AbortSignal) => Promise<A>) =>
+      attempt(what, run).pipe(retryTransient('idempotent'))
     const template = yield* lookup('template lookup', (signal) =>
       findVm(session, cfg.templateName as string, 'template', 'template_name', { signal }),
     )
     const sr = cfg.storageRepository
-      ? yield* lookup('SR lookup', (signal) => findObject(session, 'SR', cfg.storageRepository as string, 'storage_repository', { signal }))
+      ? yield* lookup('SR lookup', (signal) =>
+          findObject(session, 'SR', cfg.storageRepository as string, 'storage_repository', { signal }),
+        )
       : undefined
     const network = cfg.networkUuid
-      ? yield* lookup('network lookup', (signal) => findObject(session, 'network', cfg.networkUuid as string, 'network_uuid', { signal }))
+      ? yield* lookup('network lookup', (signal) =>
+          findObject(session, 'network', cfg.networkUuid as string, 'network_uuid', { signal }),
+        )
       : undefined
     const name = vmName(cfg.vmNamePrefix, vmId)
     p.logger.info(`${sr ? 'copying' : 'cloning'} template ${template.nameLabel} as ${name}`)
-    const ref = yield* taskStep(session, sr ? 'VM.copy' : 'VM.clone', sr ? [template.ref, name, sr] : [template.ref, name], {
-      step: sr ? 'copy' : 'clone',
-      decode: (v) => str(v, 'VM ref'),
-      undo: (vm) => destroyVmAndDisks(session, vm),
-      // The name is unique, so anything carrying it is this step's product.
-      reconcile: xcall(session, 'VM.get_by_name_label', [name]).pipe(Effect.map((v) => strList(v, 'VMs'))),
-    })
+    const ref = yield* taskStep(
+      session,
+      sr ? 'VM.copy' : 'VM.clone',
+      sr ? [template.ref, name, sr] : [template.ref, name],
+      {
+        step: sr ? 'copy' : 'clone',
+        decode: (v) => str(v, 'VM ref'),
+        undo: (vm) => destroyVmAndDisks(session, vm),
+        // The name is unique, so anything carrying it is this step's product.
+        reconcile: xcall(session, 'VM.get_by_name_label', [name]).pipe(Effect.map((v) => strList(v, 'VMs'))),
+      },
+    )
     // Tag first, so reapOrphans finds the VM even if this process dies now.
     yield* xcall(session, 'VM.add_to_other_config', [ref, OWNER_KEY, encodeOwner(ownerTag(vmId))], 'create')
     yield* xcall(session, 'VM.add_tags', [ref, GUEST_TAG])
-    yield* xcall(session, 'VM.set_name_description', [ref, `bioxen-luavm VM ${vmId} (created by the SDK; removed on stop)`])
+    yield* xcall(session, 'VM.set_name_description', [
+      ref,
+      `bioxen-luavm VM ${vmId} (created by the SDK; removed on stop)`,
+    ])
     const cloned = yield* lookup('VM.get_record', (signal) => getVm(session, ref, { signal }))
     yield* rewriteProvisioningDisks(session, cloned, sr)
     // provision's own products (disks) hang off the VM and go with its undo.
@@ -155,9 +176,9 @@ function createVm(
 /** An existing VM, used without owning it: it must already run. */
 function attachVm(input: ProvisionInput, session: XapiSession): Effect.Effect<VmRecord, LuaVMError, Provisioning> {
   return Effect.gen(function* () {
-    const vm = yield* attempt('attach_vm lookup', (signal) => findVm(session, input.cfg.attachVm as string, 'vm', 'attach_vm', { signal })).pipe(
-      retryTransient('idempotent'),
-    )
+    const vm = yield* attempt('attach_vm lookup', (signal) =>
+      findVm(session, input.cfg.attachVm as string, 'vm', 'attach_vm', { signal }),
+    ).pipe(retryTransient('idempotent'))
     if (vm.powerState !== 'Running') {
       return yield* Effect.fail(
         new VMStateError(
@@ -175,7 +196,11 @@ function connectGuest(
   input: ProvisionInput,
   ip: string,
   deadline: number,
-): Effect.Effect<{ ssh: SshConnection; target: SshTarget; driver: RemoteDriver }, LuaVMError, Scope.Scope | Provisioning> {
+): Effect.Effect<
+  { ssh: SshConnection; target: SshTarget; driver: RemoteDriver },
+  LuaVMError,
+  Scope.Scope | Provisioning
+> {
   const { cfg, secrets, logger } = input
   return Effect.gen(function* () {
     const p = yield* Provisioning

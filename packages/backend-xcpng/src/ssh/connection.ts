@@ -91,9 +91,13 @@ export class SshConnection {
         finish()
       })
       client.on('error', (error) => finish(sshError(error, target)))
-      client.once('close', () => finish(new SshError(`the SSH connection to ${target.host}:${target.port} closed during login`, {
-        details: { host: target.host, port: target.port, reason: 'closed' },
-      })))
+      client.once('close', () =>
+        finish(
+          new SshError(`the SSH connection to ${target.host}:${target.port} closed during login`, {
+            details: { host: target.host, port: target.port, reason: 'closed' },
+          }),
+        ),
+      )
       const config: ConnectConfig = {
         host: target.host,
         port: target.port,
@@ -210,7 +214,9 @@ export class SshConnection {
           ? undefined
           : setTimeout(() => {
               channel.close()
-              done(new VMTimeoutError(`the command on ${this.#target.host} did not finish within ${options.timeoutMs} ms`))
+              done(
+                new VMTimeoutError(`the command on ${this.#target.host} did not finish within ${options.timeoutMs} ms`),
+              )
             }, options.timeoutMs)
       const onAbort = () => {
         channel.close()

@@ -8,7 +8,10 @@ export function sshFingerprint(keyBlob: Buffer): string {
 
 /** Normalizes `SHA256:abc…` (or the bare base64) to `SHA256:abc…`; undefined when malformed. */
 export function normalizeSshFingerprint(text: string): string | undefined {
-  const body = text.trim().replace(/^SHA256:/i, '').replace(/=+$/, '')
+  const body = text
+    .trim()
+    .replace(/^SHA256:/i, '')
+    .replace(/=+$/, '')
   return /^[A-Za-z0-9+/]{43}$/.test(body) ? `SHA256:${body}` : undefined
 }
 
@@ -40,7 +43,8 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
     if (key.length === 0) continue
     const entry: KnownHostEntry = { patterns: [], keyType, key, ...(marker ? { marker } : {}) }
     const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(hosts)
-    if (hashed) entry.hashed = { salt: Buffer.from(hashed[1] ?? '', 'base64'), hash: Buffer.from(hashed[2] ?? '', 'base64') }
+    if (hashed)
+      entry.hashed = { salt: Buffer.from(hashed[1] ?? '', 'base64'), hash: Buffer.from(hashed[2] ?? '', 'base64') }
     else entry.patterns = hosts.split(',')
     out.push(entry)
   }
@@ -53,7 +57,13 @@ export function knownHostsName(host: string, port: number): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  )
   return re.test(name)
 }
 
@@ -77,7 +87,12 @@ function entryMatchesHost(entry: KnownHostEntry, name: string): boolean {
 export type KnownHostsVerdict = 'match' | 'mismatch' | 'unknown' | 'revoked'
 
 /** Looks `key` up for `host:port` the way OpenSSH does (exact key blob, per key type). */
-export function checkKnownHosts(entries: readonly KnownHostEntry[], host: string, port: number, key: Buffer): KnownHostsVerdict {
+export function checkKnownHosts(
+  entries: readonly KnownHostEntry[],
+  host: string,
+  port: number,
+  key: Buffer,
+): KnownHostsVerdict {
   const name = knownHostsName(host, port)
   const keyType = keyTypeOf(key)
   let sameTypeOther = false
@@ -160,9 +175,12 @@ export class HostKeyVerifier {
     this.#failure = undefined
     const where = `${this.host}:${this.port}`
     if (this.#pins.has(fingerprint)) return true
-    const known = this.#policy.knownHosts ? checkKnownHosts(this.#policy.knownHosts, this.host, this.port, key) : 'unknown'
+    const known = this.#policy.knownHosts
+      ? checkKnownHosts(this.#policy.knownHosts, this.host, this.port, key)
+      : 'unknown'
     if (known === 'match') return true
-    if (known === 'revoked') return this.#refuse(`the host key of ${where} (${fingerprint}) is marked @revoked in known_hosts`, fingerprint)
+    if (known === 'revoked')
+      return this.#refuse(`the host key of ${where} (${fingerprint}) is marked @revoked in known_hosts`, fingerprint)
     if (known === 'mismatch') {
       return this.#refuse(
         `HOST KEY MISMATCH for ${where}: it presented ${fingerprint}, which differs from the key in known_hosts — ` +
@@ -178,10 +196,13 @@ export class HostKeyVerifier {
     }
     if (this.#policy.acceptNew) {
       this.#pins.add(fingerprint)
-      this.#logger.warn('trusting a new SSH host key on first use (ssh_accept_new_host_key); pin it with ssh_host_key', {
-        host: where,
-        fingerprint,
-      })
+      this.#logger.warn(
+        'trusting a new SSH host key on first use (ssh_accept_new_host_key); pin it with ssh_host_key',
+        {
+          host: where,
+          fingerprint,
+        },
+      )
       return true
     }
     return this.#refuse(
@@ -193,7 +214,9 @@ export class HostKeyVerifier {
   }
 
   #refuse(message: string, fingerprint: string): false {
-    this.#failure = new SshError(message, { details: { host: this.host, port: this.port, fingerprint, reason: 'host-key' } })
+    this.#failure = new SshError(message, {
+      details: { host: this.host, port: this.port, fingerprint, reason: 'host-key' },
+    })
     return false
   }
 }

@@ -96,7 +96,9 @@ export async function findVm(
   }
   if (matches.length === 1) return matches[0] as VmRecord
   if (matches.length === 0) {
-    throw new ConfigError(`${configKey} '${nameOrUuid}' matches no ${kind} on the pool; check the name or give its uuid`)
+    throw new ConfigError(
+      `${configKey} '${nameOrUuid}' matches no ${kind} on the pool; check the name or give its uuid`,
+    )
   }
   throw new ConfigError(
     `${configKey} '${nameOrUuid}' matches ${matches.length} ${kind}s (${matches.map((m) => m.uuid).join(', ')}); give the uuid instead`,
@@ -137,6 +139,7 @@ export interface VbdRecord {
   empty: boolean
 }
 
+/** Reads the fields of a VBD that {@link VbdRecord} describes. */
 export async function getVbd(session: XapiSession, ref: string, options: CallOptions = {}): Promise<VbdRecord> {
   const r = (await session.call('VBD.get_record', [ref], options)) as Record<string, unknown>
   return { type: String(r.type ?? ''), vdi: String(r.VDI ?? NULL_REF), empty: r.empty === true }

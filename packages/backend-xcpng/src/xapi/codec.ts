@@ -74,8 +74,7 @@ export function serializeCall(method: string, params: readonly XapiParam[]): str
   return serializer.serializeMethodCall(method, encodeParams(params))
 }
 
-const XAPI_DATE =
-  /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}(?::?\d{2})?)?$/
+const XAPI_DATE = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}(?::?\d{2})?)?$/
 
 /**
  * Parses XAPI's date format (`20260821T10:00:00Z`, no hyphens "because of

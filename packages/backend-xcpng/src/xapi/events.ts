@@ -1,4 +1,4 @@
-import { XapiError } from '@bioxen-luavm/core'
+import { VMTimeoutError, XapiError } from '@bioxen-luavm/core'
 import { double, str } from './codec.js'
 import type { XapiSession } from './session.js'
 
@@ -43,7 +43,7 @@ function decodeEvent(raw: unknown): XapiEvent {
   const e = (raw ?? {}) as Record<string, unknown>
   const event: XapiEvent = {
     class: String(e.class ?? ''),
-    operation: (String(e.operation ?? 'mod') as XapiEvent['operation']),
+    operation: String(e.operation ?? 'mod') as XapiEvent['operation'],
     ref: String(e.ref ?? ''),
   }
   if (e.snapshot && typeof e.snapshot === 'object') event.snapshot = e.snapshot as Record<string, unknown>
@@ -75,32 +75,45 @@ export async function waitUntil<T>(
 ): Promise<T | undefined> {
   let token = ''
   let polling = false
+  let failures = 0
   for (;;) {
     options.signal?.throwIfAborted()
-    const value = await check()
-    if (value !== undefined) return value
-    const remaining = options.deadline - Date.now()
-    if (remaining <= 0) return undefined
-    const waitS = Math.max(0.1, Math.min(remaining / 1000, options.maxPollS ?? 30))
-    if (polling) {
-      await sleep(Math.min(1000, remaining), options.signal)
-      continue
-    }
     try {
-      token = (await eventFrom(session, options.subscriptions(), token, waitS, options.signal)).token
+      const value = await check()
+      if (value !== undefined) return value
+      const remaining = options.deadline - Date.now()
+      if (remaining <= 0) return undefined
+      const waitS = Math.max(0.1, Math.min(remaining / 1000, options.maxPollS ?? 30))
+      if (polling) await sleep(Math.min(1000, remaining), options.signal)
+      else token = (await eventFrom(session, options.subscriptions(), token, waitS, options.signal)).token
+      failures = 0
     } catch (error) {
       if (error instanceof XapiError && error.xapiCode === 'MESSAGE_METHOD_UNKNOWN') {
         polling = true
         continue
       }
       // A token the server no longer knows: start over from "now".
-      if (error instanceof XapiError && (error.xapiCode === 'EVENTS_LOST' || error.xapiCode === 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
+      if (
+        error instanceof XapiError &&
+        (error.xapiCode === 'EVENTS_LOST' || error.xapiCode === 'EVENT_FROM_TOKEN_PARSE_FAILURE')
+      ) {
         token = ''
         continue
       }
-      throw error
+      // Waiting only reads, so a dropped connection is worth a few more tries.
+      const remaining = options.deadline - Date.now()
+      if (!isTransientRead(error) || ++failures > 5 || remaining <= 0) throw error
+      await sleep(Math.min(250 * 2 ** failures, remaining), options.signal)
     }
   }
+}
+
+function isTransientRead(error: unknown): boolean {
+  if (error instanceof VMTimeoutError) return true
+  if (!(error instanceof XapiError)) return false
+  return (
+    error.xapiCode === 'TRANSPORT_ERROR' || (error.xapiCode === 'HTTP_ERROR' && (error.params[0] ?? '').startsWith('5'))
+  )
 }
 
 /** Sleeps, waking early (with the signal's reason) when aborted. */
@@ -121,4 +134,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
-

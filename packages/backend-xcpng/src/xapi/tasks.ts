@@ -1,6 +1,6 @@
 import { XapiError } from '@bioxen-luavm/core'
 import type { CallOptions } from './client.js'
-import { decodeTaskResult, str, strList, xapiFailure, type XapiParam } from './codec.js'
+import { decodeTaskResult, str, strList, type XapiParam, xapiFailure } from './codec.js'
 import { waitUntil } from './events.js'
 import type { XapiSession } from './session.js'
 

@@ -23,7 +23,11 @@ export interface TlsPolicy {
 
 /** Normalizes a SHA-256 fingerprint to uppercase hex with colons, or undefined when malformed. */
 export function normalizeFingerprint(text: string): string | undefined {
-  const hex = text.trim().replace(/^sha256[:/=]?/i, '').replace(/[:\s]/g, '').toUpperCase()
+  const hex = text
+    .trim()
+    .replace(/^sha256[:/=]?/i, '')
+    .replace(/[:\s]/g, '')
+    .toUpperCase()
   if (!/^[0-9A-F]{64}$/.test(hex)) return undefined
   return hex.match(/../g)?.join(':')
 }
@@ -121,7 +125,8 @@ export class VerifyingAgent extends https.Agent {
     }
     const code = socket.authorized ? undefined : String(socket.authorizationError ?? 'UNVERIFIED')
     // Node runs its own host name check even with rejectUnauthorized off.
-    const mismatch = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? new Error(code) : code ? undefined : tls.checkServerIdentity(name, cert)
+    const mismatch =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? new Error(code) : code ? undefined : tls.checkServerIdentity(name, cert)
     if (code && !mismatch) {
       return tlsError(
         code,

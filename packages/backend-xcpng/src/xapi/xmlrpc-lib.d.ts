@@ -9,13 +9,17 @@ declare module 'xmlrpc/lib/serializer.js' {
 
 declare module 'xmlrpc/lib/deserializer.js' {
   import type { Readable } from 'node:stream'
+
   class Deserializer {
     constructor(encoding?: string)
     stack: unknown[]
     value: boolean
     push(value: unknown): void
     endDateTime(data: string): void
-    deserializeMethodResponse(stream: Readable, callback: (error: Error | null | undefined, value?: unknown) => void): void
+    deserializeMethodResponse(
+      stream: Readable,
+      callback: (error: Error | null | undefined, value?: unknown) => void,
+    ): void
   }
   export default Deserializer
 }

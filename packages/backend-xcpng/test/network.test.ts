@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { encodeOwner, ownerTag, parseOwner, vmName } from '../src/owner.js'
+import { pickGuestIp } from '../src/provision/network.js'
+import { normalizeFingerprint } from '../src/xapi/tls.js'
+
+describe('pickGuestIp', () => {
+  it.each([
+    [{ '0/ip': '10.0.0.5', '0/ipv4/0': '10.0.0.5' }, undefined, '10.0.0.5'],
+    [{ '0/ip': '10.0.0.5' }, undefined, '10.0.0.5'],
+    [{ '0/ipv4/0': '10.0.0.6' }, undefined, '10.0.0.6'],
+    [{ '0/ipv4/0': '10.0.0.6', '1/ipv4/0': '192.168.1.2' }, '1', '192.168.1.2'],
+    [{ '1/ipv4/0': '192.168.1.2', '0/ipv4/0': '10.0.0.6' }, undefined, '10.0.0.6'],
+    [{ '0/ipv6/0': 'fe80::1' }, undefined, undefined],
+    [{ '0/ipv6/0': '2001:db8::5' }, undefined, '2001:db8::5'],
+    [{}, undefined, undefined],
+  ])('%j (device %s) → %s', (networks, device, ip) => {
+    expect(pickGuestIp(networks, device)).toBe(ip)
+  })
+})
+
+describe('owner tag and names', () => {
+  it('round-trips and ignores foreign values', () => {
+    const tag = ownerTag('vm-1', 1000)
+    expect(parseOwner(encodeOwner(tag))).toEqual(tag)
+    expect(parseOwner('{"x":1}')).toBeUndefined()
+    expect(parseOwner('not json')).toBeUndefined()
+    expect(parseOwner(undefined)).toBeUndefined()
+  })
+  it('makes unique names from the original <prefix>-<id>', () => {
+    const a = vmName('bioxen', 'job 1/2')
+    expect(a).toMatch(/^bioxen-job_1_2-[0-9a-f]{6}$/)
+    expect(vmName('bioxen', 'job')).not.toBe(vmName('bioxen', 'job'))
+  })
+})
+
+describe('TLS fingerprints', () => {
+  it('accept any common spelling', () => {
+    const hex = 'ab'.repeat(32)
+    const want = 'AB:'.repeat(31) + 'AB'
+    expect(normalizeFingerprint(hex)).toBe(want)
+    expect(normalizeFingerprint(`sha256/${want.toLowerCase()}`)).toBe(want)
+    expect(normalizeFingerprint('SHA256 Fingerprint=' + want)).toBeUndefined()
+    expect(normalizeFingerprint('abcd')).toBeUndefined()
+  })
+})
