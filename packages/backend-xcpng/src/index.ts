@@ -8,10 +8,12 @@
  * @packageDocumentation
  */
 import type { Logger } from '@bioxen-luavm/core'
+import type { GuestSummary, OperateOptions } from './operate.js'
 import type { ReapedVm, ReapOptions } from './reap.js'
 import type { XapiSession } from './xapi/session.js'
 
 export { XCPNG_CAPABILITIES, xcpngBackend } from './descriptor.js'
+export type { GuestSummary, OperateOptions } from './operate.js'
 export { OWNER_KEY, type OwnerTag, parseOwner } from './owner.js'
 export type { ProvisionProgress } from './provision/effects.js'
 export type { ReapedVm, ReapOptions } from './reap.js'
@@ -42,6 +44,30 @@ export async function connectXapi(
 ): Promise<XapiSession> {
   const impl = await import('./impl/index.js')
   return impl.connectXapi(config, options)
+}
+
+/** Guests of the pool; `ownedOnly` keeps those this SDK created. */
+export async function listGuests(client: XapiSession, options: { ownedOnly?: boolean } = {}): Promise<GuestSummary[]> {
+  return (await import('./impl/index.js')).listGuests(client, options)
+}
+
+/** One guest by uuid or name label: power state, owner tag, memory, vCPUs, IP. */
+export async function guestStatus(client: XapiSession, nameOrUuid: string): Promise<GuestSummary> {
+  return (await import('./impl/index.js')).guestStatus(client, nameOrUuid)
+}
+
+/** Clean shutdown within the deadline, then hard shutdown. */
+export async function stopGuest(client: XapiSession, nameOrUuid: string, options: OperateOptions = {}): Promise<void> {
+  return (await import('./impl/index.js')).stopGuest(client, nameOrUuid, options)
+}
+
+/** Destroys a guest this SDK created, with its own disks; others only with `allowForeign`. */
+export async function destroyGuest(
+  client: XapiSession,
+  nameOrUuid: string,
+  options: OperateOptions & { allowForeign?: boolean } = {},
+): Promise<void> {
+  return (await import('./impl/index.js')).destroyGuest(client, nameOrUuid, options)
 }
 
 export { xcpngBackend as default } from './descriptor.js'

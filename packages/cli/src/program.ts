@@ -4,9 +4,10 @@ import { registerConfig } from './commands/config.js'
 import { registerPkg } from './commands/pkg.js'
 import { registerRepl } from './commands/repl.js'
 import { registerRun } from './commands/run.js'
-import type { CliIO } from './lib/io.js'
+import { registerXcpng } from './commands/xcpng.js'
 import { loadContext } from './lib/context.js'
 import { ExitCode } from './lib/exit-codes.js'
+import type { CliIO } from './lib/io.js'
 import { collect } from './lib/options.js'
 import { version } from './version.js'
 
@@ -25,6 +26,7 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
   registerBackends(program, io)
   registerConfig(program, io, setExit)
   registerPkg(program, io)
+  registerXcpng(program, io, setExit)
   program.action(async (_flags: unknown, command: Command) => {
     if (!io.isTTY) {
       io.stderr(`${program.helpInformation()}\nerror: no command given (the interactive menu needs a terminal)\n`)

@@ -12,5 +12,6 @@ export function createVM(init: VMInit<Record<string, unknown>>): BaseLuaVM {
   return new XcpngVM(init)
 }
 
+export { destroyGuest, guestStatus, listGuests, stopGuest } from '../operate.js'
 export { connectXapi, reapOrphans } from '../reap.js'
 export { XcpngVM }

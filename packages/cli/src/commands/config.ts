@@ -10,7 +10,10 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
   config
     .command('show')
     .description('print the merged config: file < environment < flags, with secrets redacted')
-    .addHelpText('after', '\nExamples:\n  $ bioxen-luavm config show\n  $ bioxen-luavm --config xcpng_config.json config show')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm config show\n  $ bioxen-luavm --config xcpng_config.json config show',
+    )
     .action(async (_flags: unknown, command: Command) => {
       const { config: manager, registry } = await loadContext(command, io)
       io.stdout(`${JSON.stringify(manager.redacted(registry), null, 2)}\n`)

@@ -30,7 +30,13 @@ export function registerPkg(program: Command, io: CliIO): Command {
     .action((flags: { json?: boolean }) => {
       const profiles = Catalog.default().profiles()
       if (flags.json) io.stdout(`${JSON.stringify(profiles, null, 2)}\n`)
-      else io.stdout(table(['PROFILE', 'PACKAGES', 'DESCRIPTION'], profiles.map((p) => [p.name, p.packages.join(', '), p.description])))
+      else
+        io.stdout(
+          table(
+            ['PROFILE', 'PACKAGES', 'DESCRIPTION'],
+            profiles.map((p) => [p.name, p.packages.join(', '), p.description]),
+          ),
+        )
     })
   return pkg
 }

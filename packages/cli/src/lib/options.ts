@@ -1,5 +1,5 @@
-import type { Command } from 'commander'
 import { parseSize } from '@bioxen-luavm/core'
+import type { Command } from 'commander'
 import { UsageError } from './errors.js'
 
 /** Parses a positive integer flag (milliseconds, counts). */

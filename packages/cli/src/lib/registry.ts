@@ -1,14 +1,18 @@
 import { createRequire } from 'node:module'
 import { isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { processBackend } from '@bioxen-luavm/backend-process'
 import { fengariBackend, wasmBackend } from '@bioxen-luavm/backend-wasm'
+import { xcpngBackend } from '@bioxen-luavm/backend-xcpng'
 import { type BackendDescriptor, BackendRegistry } from '@bioxen-luavm/core'
 import { UsageError } from './errors.js'
 
-/** Backends the CLI ships with. */
+/** Backends the CLI ships with, in the order listings show them (the embedded sandbox first). */
 export const builtinBackends: readonly BackendDescriptor<never>[] = [
   wasmBackend as BackendDescriptor<never>,
   fengariBackend as BackendDescriptor<never>,
+  processBackend as BackendDescriptor<never>,
+  xcpngBackend as BackendDescriptor<never>,
 ]
 
 /** A registry with the built-in backends and every plugin module registered. */

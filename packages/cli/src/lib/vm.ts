@@ -12,7 +12,11 @@ export interface VMFlags {
 }
 
 /** Creates and starts a VM of the chosen backend (`--backend`, else config, else wasm) with the flags' limits. */
-export async function openVM(id: string, command: Command, io: CliIO): Promise<{ vm: BaseLuaVM; config: ConfigManager }> {
+export async function openVM(
+  id: string,
+  command: Command,
+  io: CliIO,
+): Promise<{ vm: BaseLuaVM; config: ConfigManager }> {
   const flags = command.opts<VMFlags>()
   const { config, registry } = await loadContext(command, io)
   const type = await registry.resolveType(flags.backend ?? config.defaultBackend)

@@ -1,6 +1,6 @@
-import { confirm, input, select } from '@inquirer/prompts'
 import type { BaseLuaVM, ConfigSchema, DetectedBackend } from '@bioxen-luavm/core'
 import { Catalog } from '@bioxen-luavm/core'
+import { confirm, input, select } from '@inquirer/prompts'
 import type { CliContext } from '../lib/context.js'
 import type { CliIO } from '../lib/io.js'
 import { table } from '../lib/table.js'
@@ -100,13 +100,19 @@ const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> 
     const found = Catalog.default().search(query)
     s.io.stdout(
       found.length
-        ? table(['NAME', 'PURE', 'DESCRIPTION'], found.map((p) => [p.name, p.pure ? 'yes' : 'no', p.description]))
+        ? table(
+            ['NAME', 'PURE', 'DESCRIPTION'],
+            found.map((p) => [p.name, p.pure ? 'yes' : 'no', p.description]),
+          )
         : 'no package matches\n',
     )
   },
   async save(s) {
     const { profile } = await chooseBackendConfig(s)
-    const name = await input({ message: 'Profile name', validate: (v) => /^[\w.-]+$/.test(v) || 'letters, digits, . _ -' })
+    const name = await input({
+      message: 'Profile name',
+      validate: (v) => /^[\w.-]+$/.test(v) || 'letters, digits, . _ -',
+    })
     await saveProfile(s.file, name, profile)
     s.io.stdout(`saved profile '${name}' to ${s.file}\n`)
   },
