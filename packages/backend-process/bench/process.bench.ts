@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type BaseLuaVM, BackendRegistry } from '@bioxen-luavm/core'
+import { BackendRegistry, type BaseLuaVM } from '@bioxen-luavm/core'
 import { processBackend } from '../src/index.js'
 
 const quick = process.argv.includes('--quick')
@@ -58,7 +58,11 @@ const ms = (x: number) => `${x.toFixed(3)} ms`
 {
   const persistent = await registry.create('process', 'bench-persistent', { luaExecutable: LUA })
   const oneshot = await registry.create('process', 'bench-oneshot', { luaExecutable: LUA, mode: 'oneshot' })
-  const cold = await registry.create('process', 'bench-oneshot-cold', { luaExecutable: LUA, mode: 'oneshot', prespawn: false })
+  const cold = await registry.create('process', 'bench-oneshot-cold', {
+    luaExecutable: LUA,
+    mode: 'oneshot',
+    prespawn: false,
+  })
   const rounds = quick ? 3 : 5
   const n = quick ? 30 : 100
   const tiny = 'return 1'
@@ -114,10 +118,29 @@ const ms = (x: number) => `${x.toFixed(3)} ms`
     `${median(ratiosPersist).toFixed(1)}× faster (rounds ${Math.min(...ratiosPersist).toFixed(1)}–${Math.max(...ratiosPersist).toFixed(1)})`,
     '≥ 25×',
   )
-  const range = (xs: number[]) => `${median(xs).toFixed(2)}× (rounds ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`
-  row('tiny chunk: oneshot (prespawn, back to back) vs bare spawn', `${ms(median(o))} (p90 ${ms(p90(o))})`, ms(median(b)), range(ratiosOneshot), '≤ 1.3×')
-  row('tiny chunk: oneshot (prespawn, 10 ms apart) vs bare spawn', `${ms(median(spaced))} (p90 ${ms(p90(spaced))})`, ms(median(b)), range(ratiosSpaced), '≤ 1.3×')
-  row('tiny chunk: oneshot (prespawn: false, pipelined) vs bare spawn', `${ms(median(c))} (p90 ${ms(p90(c))})`, ms(median(b)), range(ratiosCold), '≤ 1.3×')
+  const range = (xs: number[]) =>
+    `${median(xs).toFixed(2)}× (rounds ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`
+  row(
+    'tiny chunk: oneshot (prespawn, back to back) vs bare spawn',
+    `${ms(median(o))} (p90 ${ms(p90(o))})`,
+    ms(median(b)),
+    range(ratiosOneshot),
+    '≤ 1.3×',
+  )
+  row(
+    'tiny chunk: oneshot (prespawn, 10 ms apart) vs bare spawn',
+    `${ms(median(spaced))} (p90 ${ms(p90(spaced))})`,
+    ms(median(b)),
+    range(ratiosSpaced),
+    '≤ 1.3×',
+  )
+  row(
+    'tiny chunk: oneshot (prespawn: false, pipelined) vs bare spawn',
+    `${ms(median(c))} (p90 ${ms(p90(c))})`,
+    ms(median(b)),
+    range(ratiosCold),
+    '≤ 1.3×',
+  )
 
   // 5: session round trip on the persistent VM.
   const session = await persistent.openSession()
@@ -125,7 +148,13 @@ const ms = (x: number) => `${x.toFixed(3)} ms`
   const rt: number[] = []
   for (let i = 0; i < (quick ? 300 : 1000); i++) rt.push(await time(() => session.sendInput('1 + 1')))
   await session.close()
-  row('session round trip (`1 + 1`)', `${ms(median(rt))} (p90 ${ms(p90(rt))})`, 'original: 250.7 ms', '—', '≤ 2 ms median')
+  row(
+    'session round trip (`1 + 1`)',
+    `${ms(median(rt))} (p90 ${ms(p90(rt))})`,
+    'original: 250.7 ms',
+    '—',
+    '≤ 2 ms median',
+  )
   await persistent.stop()
   await oneshot.stop()
   await cold.stop()
@@ -198,7 +227,11 @@ for (const softDeadline of [true, false]) {
 }
 
 const { loadavg } = await import('node:os')
-console.log(`\n### process backend (${LUA}, node ${process.version}, ${quick ? 'quick' : 'full'} run, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})\n`)
+console.log(
+  `\n### process backend (${LUA}, node ${process.version}, ${quick ? 'quick' : 'full'} run, load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')})\n`,
+)
 console.log('| measurement | ours | baseline | ratio | target |')
 console.log('|---|---|---|---|---|')
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)

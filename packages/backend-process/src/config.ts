@@ -1,4 +1,4 @@
-import { type ConfigSchema, ConfigError } from '@bioxen-luavm/core'
+import { ConfigError, type ConfigSchema } from '@bioxen-luavm/core'
 
 /** How a process VM runs its executions. */
 export type ProcessMode = 'oneshot' | 'persistent' | 'pool'
@@ -75,7 +75,8 @@ const envEntry = /^[A-Za-z_][A-Za-z0-9_]*=/
 export const processConfigSchema: ConfigSchema = Object.freeze({
   luaExecutable: {
     type: 'string',
-    description: 'interpreter name on PATH or path, e.g. lua5.4 (default: first of lua5.4, lua5.3, lua5.2, lua5.1, luajit, lua)',
+    description:
+      'interpreter name on PATH or path, e.g. lua5.4 (default: first of lua5.4, lua5.3, lua5.2, lua5.1, luajit, lua)',
     env: ['LUAVM_LUA'],
     check: (v) => (typeof v === 'string' && /[\0\n\r]/.test(v) ? 'must not contain NUL or line breaks' : undefined),
   },
@@ -135,7 +136,8 @@ export const processConfigSchema: ConfigSchema = Object.freeze({
   },
   softDeadline: {
     type: 'boolean',
-    description: 'stop chunks at the deadline with the runtime hook (keeps state; ~2x CPU cost on Lua 5.3/5.4); false: process kill only',
+    description:
+      'stop chunks at the deadline with the runtime hook (keeps state; ~2x CPU cost on Lua 5.3/5.4); false: process kill only',
     default: PROCESS_CONFIG_DEFAULTS.softDeadline,
   },
   prespawn: {
@@ -166,14 +168,18 @@ export interface ResolvedProcessConfig extends Omit<ProcessBackendConfig, 'env'>
 export function resolveProcessConfig(input: ProcessBackendConfig = {}): ResolvedProcessConfig {
   const mode = input.mode ?? PROCESS_CONFIG_DEFAULTS.mode
   if (!['oneshot', 'persistent', 'pool'].includes(mode)) {
-    throw new ConfigError(`backends.process.mode: must be one of oneshot, persistent, pool, got ${JSON.stringify(mode)}`)
+    throw new ConfigError(
+      `backends.process.mode: must be one of oneshot, persistent, pool, got ${JSON.stringify(mode)}`,
+    )
   }
   const poolSize = input.poolSize ?? PROCESS_CONFIG_DEFAULTS.poolSize
   if (!Number.isInteger(poolSize) || poolSize < 1) {
     throw new ConfigError(`backends.process.poolSize: must be an integer of at least 1, got ${poolSize}`)
   }
   if (input.memoryLimitBytes !== undefined && !(input.memoryLimitBytes > 0)) {
-    throw new ConfigError(`backends.process.memoryLimitBytes: must be a positive number of bytes, got ${input.memoryLimitBytes}`)
+    throw new ConfigError(
+      `backends.process.memoryLimitBytes: must be a positive number of bytes, got ${input.memoryLimitBytes}`,
+    )
   }
   return {
     ...input,
@@ -203,7 +209,8 @@ function parseEnv(env: ProcessBackendConfig['env']): Record<string, string> {
     }
     return out
   }
-  if (typeof env !== 'object' || env === null) throw new ConfigError('backends.process.env: expected NAME=value entries')
+  if (typeof env !== 'object' || env === null)
+    throw new ConfigError('backends.process.env: expected NAME=value entries')
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') {
       throw new ConfigError(`backends.process.env: '${k}' must be a variable name with a string value`)

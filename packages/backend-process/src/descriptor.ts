@@ -40,7 +40,10 @@ export async function detectProcessBackend(): Promise<DetectResult> {
     }
     return { available: true, version: best.label, details: { ...details, default: best.command } }
   } catch (error) {
-    return { available: false, reason: `interpreter detection failed: ${error instanceof Error ? error.message : String(error)}` }
+    return {
+      available: false,
+      reason: `interpreter detection failed: ${error instanceof Error ? error.message : String(error)}`,
+    }
   }
 }
 

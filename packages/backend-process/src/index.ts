@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-export { PROCESS_CAPABILITIES, detectProcessBackend, processBackend } from './descriptor.js'
+
 export {
   PROCESS_CONFIG_DEFAULTS,
   type ProcessBackendConfig,
@@ -15,6 +15,7 @@ export {
   type ResolvedProcessConfig,
   resolveProcessConfig,
 } from './config.js'
+export { detectProcessBackend, PROCESS_CAPABILITIES, processBackend } from './descriptor.js'
 export {
   clearInterpreterCache,
   DEFAULT_INTERPRETERS,
@@ -25,10 +26,22 @@ export {
   resolveInterpreter,
 } from './interpreters/detect.js'
 export { type LuaBanner, parseLuaBanner } from './interpreters/parse-banner.js'
-export { buildEnvironment, ENV_ALLOWLIST, type EnvironmentOptions } from './spawn/environment.js'
-export { killAllGroups, liveProcessGroups } from './spawn/process-group.js'
-export { findPrlimit, INTERPRETER_FOOTPRINT_BYTES } from './spawn/rlimit.js'
 export { luaNumber, luaString } from './networking/lua-string.js'
+export { checkLuaSocket, LUASOCKET_ADVICE } from './networking/luasocket.js'
+export {
+  type ClientOptions,
+  client,
+  type EchoServerOptions,
+  echoServer,
+  type HeartbeatOptions,
+  type HttpClientOptions,
+  heartbeatClient,
+  httpClient,
+  type P2PNodeOptions,
+  type PeerAddress,
+  p2pNode,
+  SERVER_GREETING,
+} from './networking/templates.js'
 export {
   validateCount,
   validateDurationMs,
@@ -37,19 +50,7 @@ export {
   validatePort,
   validateUrl,
 } from './networking/validate.js'
-export {
-  type ClientOptions,
-  client,
-  type EchoServerOptions,
-  echoServer,
-  type HeartbeatOptions,
-  heartbeatClient,
-  type HttpClientOptions,
-  httpClient,
-  type P2PNodeOptions,
-  type PeerAddress,
-  p2pNode,
-  SERVER_GREETING,
-} from './networking/templates.js'
-export { checkLuaSocket, LUASOCKET_ADVICE } from './networking/luasocket.js'
 export type { ProcessLuaVM } from './process-vm.js'
+export { buildEnvironment, ENV_ALLOWLIST, type EnvironmentOptions } from './spawn/environment.js'
+export { killAllGroups, liveProcessGroups } from './spawn/process-group.js'
+export { findPrlimit, INTERPRETER_FOOTPRINT_BYTES } from './spawn/rlimit.js'

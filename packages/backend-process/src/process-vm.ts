@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import {
   type BackendCapabilities,
@@ -26,7 +27,6 @@ import { findPrlimit } from './spawn/rlimit.js'
 import { DriverWorker, type WorkerExecOptions } from './worker/driver-worker.js'
 import { resultFields } from './worker/outcome.js'
 import { startWorker, type WorkerSpec } from './worker/spawn-worker.js'
-import { needsStdoutGuard, STDOUT_GUARD_LUA } from './worker/stdout-guard.js'
 
 /**
  * A VM backed by native Lua processes (the `process` backend, alias
@@ -118,7 +118,6 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
       c.mode === 'oneshot'
         ? new OneshotMode({
             create: (limit) => new DriverWorker(spec(this.#ceiling(limit))),
-            prelude: needsStdoutGuard(c.sandbox, c.grants) ? STDOUT_GUARD_LUA : undefined,
             startWorker: () => startWorker(spec(c.memoryLimitBytes)),
             prespawn: c.prespawn,
           })
@@ -209,18 +208,19 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     if (limit === undefined) return vmLimit
     return vmLimit === undefined ? limit : Math.min(limit, vmLimit)
   }
-
 }
 
 /** Reads a Lua source file for `executeFile`, with errors that name the path. */
 export async function readLuaFile(path: string): Promise<string> {
-  let info
+  let info: Stats
   try {
     info = await stat(path)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new InvalidArgumentError(
-      code === 'ENOENT' ? `Lua script not found: ${path}` : `cannot read Lua script ${path}: ${(error as Error).message}`,
+      code === 'ENOENT'
+        ? `Lua script not found: ${path}`
+        : `cannot read Lua script ${path}: ${(error as Error).message}`,
       { cause: error, details: { path } },
     )
   }

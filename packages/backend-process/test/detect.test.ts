@@ -39,7 +39,8 @@ describe('interpreter detection', () => {
     const order = commands.map((c) => DEFAULT_INTERPRETERS.indexOf(c))
     expect([...order].sort((a, b) => a - b)).toEqual(order)
     const lua54 = found.find((i) => i.command === 'lua5.4')
-    if (lua54) expect(lua54).toMatchObject({ family: 'lua', languageVersion: 'Lua 5.4', path: expect.stringMatching(/^\//) })
+    if (lua54)
+      expect(lua54).toMatchObject({ family: 'lua', languageVersion: 'Lua 5.4', path: expect.stringMatching(/^\//) })
   })
 
   it('an explicit luaExecutable wins and a missing one is LuaNotFoundError with install advice', async () => {
@@ -75,7 +76,9 @@ describe('interpreter detection', () => {
       expect(d.reason).toMatch(/no Lua interpreter found/)
       expect(d.reason).toMatch(/apt-get install lua5\.4/)
       // auto then falls back to the next backend; with only `process` registered it explains why.
-      const error = await processRegistry().resolveAuto().catch((e: unknown) => e)
+      const error = await processRegistry()
+        .resolveAuto()
+        .catch((e: unknown) => e)
       expect(error).toBeInstanceOf(BackendUnavailableError)
       expect((error as Error).message).toMatch(/process: no Lua interpreter found/)
     } finally {
@@ -90,7 +93,19 @@ describe('descriptor', () => {
     expect(processBackend.type).toBe('process')
     expect(processBackend.aliases).toEqual(['basic'])
     expect(Object.keys(processBackend.configSchema ?? {})).toEqual(
-      expect.arrayContaining(['luaExecutable', 'mode', 'poolSize', 'sandbox', 'grants', 'env', 'memoryLimitBytes', 'networked', 'cwd', 'luaPath', 'luaCPath']),
+      expect.arrayContaining([
+        'luaExecutable',
+        'mode',
+        'poolSize',
+        'sandbox',
+        'grants',
+        'env',
+        'memoryLimitBytes',
+        'networked',
+        'cwd',
+        'luaPath',
+        'luaCPath',
+      ]),
     )
     const impl = await processBackend.load()
     expect(typeof impl.createVM).toBe('function')
@@ -101,7 +116,9 @@ describe('descriptor', () => {
     expect(await registry.resolveType('basic')).toBe('process')
     await expect(registry.create('basic', 'bad', { mode: 'forever' }, { autoStart: false })).rejects.toThrow(/mode/)
     await expect(registry.create('basic', 'bad', { poolSize: 0 }, { autoStart: false })).rejects.toThrow(/poolSize/)
-    await expect(registry.create('basic', 'bad', { env: ['no-equals'] }, { autoStart: false })).rejects.toThrow(/NAME=value/)
+    await expect(registry.create('basic', 'bad', { env: ['no-equals'] }, { autoStart: false })).rejects.toThrow(
+      /NAME=value/,
+    )
     const vm = await registry.create('basic', 'ok', { luaExecutable: 'lua-not-here' }, { autoStart: false })
     await expect(vm.start()).rejects.toBeInstanceOf(LuaNotFoundError)
     expect(vm.state).toBe('failed')

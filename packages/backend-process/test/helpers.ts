@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { type BaseLuaVM, BackendRegistry, type ExecResult } from '@bioxen-luavm/core'
+import { BackendRegistry, type BaseLuaVM, type ExecResult } from '@bioxen-luavm/core'
 import { processBackend } from '../src/index.js'
 import { which } from '../src/interpreters/detect.js'
 import { descendantsOf, listProcesses } from '../src/spawn/proc.js'
@@ -83,8 +83,14 @@ export async function freePorts(n: number): Promise<number[]> {
 
 /** A short description of a result for assertion messages. */
 export function brief(r: ExecResult): string {
-  return JSON.stringify({ status: r.status, error: r.error, stdout: r.stdout.slice(0, 300), stderr: r.stderr.slice(0, 300) })
+  return JSON.stringify({
+    status: r.status,
+    error: r.error,
+    stdout: r.stdout.slice(0, 300),
+    stderr: r.stderr.slice(0, 300),
+  })
 }
 
 /** The pid of the interpreter that runs a chunk (non-sandbox VMs), read from /proc/self/stat. */
-export const PID_LUA = 'local f = io.open("/proc/self/stat") local pid = tonumber(f:read("*l"):match("^(%d+)")) f:close()'
+export const PID_LUA =
+  'local f = io.open("/proc/self/stat") local pid = tonumber(f:read("*l"):match("^(%d+)")) f:close()'

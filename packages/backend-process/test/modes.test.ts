@@ -19,7 +19,10 @@ describe('persistent mode', () => {
     expect((await vm.execute('return counter')).values).toEqual([2])
     const status = await vm.getStatus()
     expect(status.luaVersion).toBe('Lua 5.4')
-    expect(status.details).toMatchObject({ mode: 'persistent', interpreter: { command: 'lua5.4', version: 'Lua 5.4.4' } })
+    expect(status.details).toMatchObject({
+      mode: 'persistent',
+      interpreter: { command: 'lua5.4', version: 'Lua 5.4.4' },
+    })
   })
 
   it('replaces a worker that was killed from outside', async () => {

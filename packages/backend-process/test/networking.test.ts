@@ -27,19 +27,22 @@ describe('luaString', () => {
   it('produces an ASCII literal that Lua reads back byte for byte', async () => {
     const vm = await vms.create()
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { minLength: 1, maxLength: 50 }), async (texts) => {
-        const literals = texts.map(luaString)
-        for (const l of literals) expect(l).toMatch(/^"[\x20-\x7e]*"$/)
-        const code = `local hex = {}
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { minLength: 1, maxLength: 50 }),
+        async (texts) => {
+          const literals = texts.map(luaString)
+          for (const l of literals) expect(l).toMatch(/^"[\x20-\x7e]*"$/)
+          const code = `local hex = {}
 for i, s in ipairs({ ${literals.join(', ')} }) do
   hex[i] = (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
 end
 return hex`
-        const r = await vm.execute(code, { echoReturnValues: false })
-        expect(r.status, brief(r)).toBe('ok')
-        const expected = texts.map((t) => Buffer.from(t, 'utf8').toString('hex'))
-        expect(r.values[0] ?? []).toEqual(expected.length ? expected : [])
-      }),
+          const r = await vm.execute(code, { echoReturnValues: false })
+          expect(r.status, brief(r)).toBe('ok')
+          const expected = texts.map((t) => Buffer.from(t, 'utf8').toString('hex'))
+          expect(r.values[0] ?? []).toEqual(expected.length ? expected : [])
+        },
+      ),
       { numRuns: 25 },
     )
   })
@@ -124,9 +127,12 @@ describe('templates over 127.0.0.1', () => {
       clientVM.execute(client('127.0.0.1', port, 'first', { connectRetryMs: 5_000 }), { echoReturnValues: false }),
       clientVM.execute(client('127.0.0.1', port, hostile, { connectRetryMs: 5_000 }), { echoReturnValues: false }),
     ])
-    const beats = await clientVM.execute(heartbeatClient('127.0.0.1', port, { intervalMs: 10, count: 3, connectRetryMs: 5_000 }), {
-      echoReturnValues: false,
-    })
+    const beats = await clientVM.execute(
+      heartbeatClient('127.0.0.1', port, { intervalMs: 10, count: 3, connectRetryMs: 5_000 }),
+      {
+        echoReturnValues: false,
+      },
+    )
     for (const r of replies) expect(r.status, brief(r)).toBe('ok')
     expect(replies[0]?.values[0]).toEqual({ greeting: SERVER_GREETING, reply: 'echo: first' })
     // The message is inserted escaped: it arrives verbatim (its first line, as the server reads lines).
@@ -138,6 +144,32 @@ describe('templates over 127.0.0.1', () => {
     expect(served.values[0]).toMatchObject({ port, clients: 3 })
     expect(served.stdout).toContain(`Lua Server: Listening on 127.0.0.1:${port}...`)
     expect(served.stdout).toContain('Lua Server: Received from client: first')
+  })
+
+  it("the echo server's status lines stream to onStdout while it serves", async () => {
+    const [port] = (await freePorts(1)) as [number]
+    const server = await vms.create({ networked: true, sandbox: true, grants: ['require'] })
+    const clientVM = await vms.create({ networked: true })
+    let live = ''
+    const serving = server.execute(echoServer(port, { maxClients: 2, durationMs: 15_000 }), {
+      echoReturnValues: false,
+      timeoutMs: 20_000,
+      onStdout: (c) => {
+        live += c
+      },
+    })
+    const first = await clientVM.execute(client('127.0.0.1', port, 'first', { connectRetryMs: 5_000 }))
+    expect(first.status, brief(first)).toBe('ok')
+    // The server cannot end before a second client came and went, which is
+    // sent only after this wait: the line must have streamed while it ran.
+    const line = 'Lua Server: Received from client: first'
+    for (let i = 0; i < 500 && !live.includes(line); i++) await new Promise((r) => setTimeout(r, 10))
+    const streamedWhileServing = live.includes(line)
+    await clientVM.execute(client('127.0.0.1', port, 'second', { connectRetryMs: 5_000 }))
+    const served = await serving
+    expect(served.status, brief(served)).toBe('ok')
+    expect(streamedWhileServing).toBe(true)
+    expect(served.stdout).toBe(live)
   })
 
   it('a refused connection is a Lua error naming host and port', async () => {

@@ -66,7 +66,9 @@ describe('session state and workers', () => {
     const vm = await vms.create({ mode: 'pool', poolSize: 2 })
     const s = await vm.openSession()
     await s.sendInput(`${PID_LUA} session_pid = pid`)
-    const busy = Promise.all([1, 2, 3, 4].map(() => vm.execute('local t = os.clock() while os.clock() - t < 0.05 do end')))
+    const busy = Promise.all(
+      [1, 2, 3, 4].map(() => vm.execute('local t = os.clock() while os.clock() - t < 0.05 do end')),
+    )
     for (let i = 0; i < 5; i++) {
       expect((await s.sendInput(`${PID_LUA} return pid == session_pid`)).values).toEqual([true])
     }
@@ -116,7 +118,9 @@ describe('VMManager interactive sessions (the original acceptance flow)', () => 
     expect((await manager.sendInput('interactive', 'error("bad")')).status).toBe('error')
     expect((await manager.sendInput('interactive', 'x')).output).toBe('42\n')
     expect(outputs.join('')).toContain('The answer is:\t42\n')
-    expect(manager.listSessions()).toEqual([expect.objectContaining({ vmId: 'interactive', attached: true, state: 'open' })])
+    expect(manager.listSessions()).toEqual([
+      expect.objectContaining({ vmId: 'interactive', attached: true, state: 'open' }),
+    ])
     await manager.terminateSession('interactive')
     expect(manager.listVMs()).toEqual([])
   })

@@ -105,10 +105,18 @@ while true do
     local ok, res = pcall(M.new, {
       sandbox = kv.sandbox ~= "0",
       grants = grants,
+      -- Frames go into stdout's buffer; the runtime calls flush() after
+      -- each batch it wants delivered now (time-based, io.stdout:flush(),
+      -- before os.execute/os.exit), so a batch costs one write(2), and at
+      -- the end of an exec the D frame's flush below carries them.
       emit = function(stream, bytes)
         send(stream == 2 and "2" or "1", bytes)
+      end,
+      flush = function()
         stdout:flush()
       end,
+      -- stdout is this frame channel: child processes must not inherit it.
+      child_stdout = "stderr",
     })
     if not ok then fatal("init failed: " .. tostring(res)) end
     vm = res

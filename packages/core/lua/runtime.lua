@@ -13,9 +13,52 @@
 -- abort. User chunknames equal to it are rewritten by compile().
 --
 --   local vm = M.new{ sandbox = true, grants = {}, emit = fn(stream, bytes),
---                     clock = fn() -> ms, host = table?, hook_count = n? }
+--                     clock = fn() -> ms, host = table?, hook_count = n?,
+--                     flush = fn()?, child_stdout = "inherit" | "stderr"? }
 --   vm:exec(code, { chunkname, echo, repl, timeout_ms, max_output }) -> json
 --   vm:reset()   vm:mount(name, source) -> true | nil, err   vm:info() -> json
+--
+-- Output. print/io.write go to a buffer in Lua and reach the host through
+-- emit(stream, bytes) in batches: a print flood must not cost one host call
+-- per print (wasmoon/fengari call emit in-process). The buffer is pushed
+--   - at once for the first output of an exec (so "print then hang" shows),
+--   - past FLUSH_AT bytes,
+--   - when FLUSH_MS of the VM's clock passed since the last push: checked
+--     in the deadline's count hook (so "print, then compute" streams) and
+--     on writes: the clock (possibly a host call) is read on the first write
+--     into an empty buffer and, only when no deadline hook is armed, every
+--     CLOCK_EVERY writes after that,
+--   - on io.stdout:flush(), io.stderr:flush(), io.flush(), and per write
+--     after f:setvbuf("no") (or per newline after f:setvbuf("line")),
+--   - before calls that may block or end the process (os.execute, io.popen,
+--     os.exit, and io.read from a handle given to io.input(), e.g. a pipe)
+--     where they exist (non-sandbox, grants os/io),
+--   - at the end of the exec.
+-- Every push except the end-of-exec one is followed by the optional host
+-- flush() (the pipe driver's frame channel is block-buffered: flush() makes
+-- the frames leave the process). At the end of an exec the host receives
+-- the result next and delivers output first anyway, so flush() is not called.
+-- The clock of the pipe driver is os.clock() (CPU time): time spent blocked
+-- in C (a socket accept) does not count, so a long-running server should
+-- call io.stdout:flush() after its status lines (as it must with C stdio
+-- on a pipe). Methods of real file handles (p:read() on an io.popen pipe)
+-- are not intercepted either: flush before blocking on them.
+--
+-- Child processes. With child_stdout = "stderr" (the pipe driver, whose
+-- stdout is the frame channel), os.execute and write-mode io.popen run their
+-- command after `exec 1>&2`, so a child's stdout lands in stderr instead of
+-- in the protocol. Read-mode io.popen keeps its pipe. Applied wherever Lua
+-- can start processes (non-sandbox, grants os/io) and re-applied by reset().
+--
+-- REPL expressions on LuaJIT. REPL input is first tried as `return <input>`,
+-- which makes `error("boom")` a tail call; LuaJIT (unlike PUC Lua, which
+-- never tail-calls C functions) drops the caller's frame, so the message
+-- would lose its "chunk:1:" position. On LuaJIT the expression form is
+-- compiled as `return (...)(<input>\n)` and called with an identity function,
+-- so the user's calls are arguments, not tail calls; values are unchanged.
+-- Input containing "..." keeps the plain form (`...` would see the identity
+-- function). A statement that is itself `return f()` is a tail call by the
+-- user's own code and behaves as LuaJIT does.
 
 local M = { VERSION = 1 }
 
@@ -81,6 +124,21 @@ M.HOOK_COUNT = HOOK_COUNT
 -- then costs one host call per 16 KiB, not one per print.
 local FLUSH_AT = 16384
 
+-- Buffered output older than this many ms of the VM's clock is pushed (see
+-- the header): short enough to look live, long enough that a flood still
+-- goes out in FLUSH_AT-sized batches.
+local FLUSH_MS = 25
+
+-- Without a deadline hook (which checks the time itself), writes between
+-- two reads of the clock while output is buffered. The clock is a host
+-- call on wasmoon/fengari (~1 us); reading it on every print would double
+-- the cost of a flood there.
+local CLOCK_EVERY = 16
+
+-- Prefix that points a shell command's stdout at stderr (child_stdout =
+-- "stderr"): a redirection that cannot change what the command itself does.
+local CHILD_TO_STDERR = "exec 1>&2\n"
+
 local RUNTIME_SOURCE, RUNTIME_SHORT_SRC
 if getinfo then
   local info = getinfo(1, "S")
@@ -110,7 +168,11 @@ local S = {
   main = nil,       -- thread running the exec (5.2+), re-armed on abort
   count = HOOK_COUNT, -- hook count of the running exec
   tb = nil,         -- traceback captured by the message handler
+  flushing = nil,   -- true while flush() hands output to emit
 }
+
+-- Defined with the output routing below; the hook pushes stale output.
+local flush
 
 -- The error object raised on abort. Only the S.aborting flag is trusted;
 -- user code that somehow keeps this object cannot fake an abort.
@@ -133,7 +195,19 @@ hook = function()
       sethook()
       return
     end
-    if S.clock() < d then return end
+    local now = S.clock()
+    if now < d then
+      -- Time-based output flush, so a chunk that printed and then computes
+      -- still streams. Not while a runtime frame is interrupted (it may be
+      -- half-way through updating the buffer) nor while flush() runs (a Lua
+      -- emit from another chunk); the next hook or write catches up.
+      local cur = S.cur
+      if cur and cur.n > 0 and now - cur.last >= FLUSH_MS and not S.flushing then
+        local info = getinfo(2, "S")
+        if not (info and info.source == RUNTIME_SOURCE) then flush(S.active, cur, true, now) end
+      end
+      return
+    end
     S.aborting = "timeout"
     sethook(hook, "", 1)
   end
@@ -218,6 +292,24 @@ local function compile(src, name, env, binary_ok)
   local f, err = loadstring(src, name)
   if f and env ~= nil then setfenv(f, env) end
   return f, err
+end
+
+-- See the header ("REPL expressions on LuaJIT"). Only on LuaJIT, so other
+-- versions run exactly the code they always did.
+local REPL_ARG_FORM = jit_lib ~= nil and XPCALL_ARGS
+local function identity(...) return ... end
+
+-- Compiles REPL input as an expression. Returns the function, the error,
+-- and whether it must be called with `identity` as its argument.
+local function compile_expr(expr, name, env, binary_ok)
+  if REPL_ARG_FORM and not sfind(expr, "...", 1, true) then
+    -- The newline ends a trailing `-- comment` before the closing paren.
+    local f = compile("return (...)(" .. expr .. "\n)", name, env, binary_ok)
+    if f then return f, nil, true end
+  end
+  -- Also the fallback: `return <explist>;` parses, `f(<explist>;)` not.
+  local f, err = compile("return " .. expr, name, env, binary_ok)
+  return f, err, false
 end
 
 local function is_incomplete(msg)
@@ -354,21 +446,54 @@ end
 -- Output routing: buffered in Lua, capped, flushed to the host's emit.
 ---------------------------------------------------------------------------
 local function safe_emit(vm, stream, bytes)
+  vm.unpushed = true
   pcall(vm.emit, stream, bytes)
 end
 
-local function flush(vm, cur)
-  local n = cur.n
-  if n == 0 then return end
-  local pieces, streams = cur.pieces, cur.streams
-  local i = 1
-  while i <= n do
-    local stream, j = streams[i], i
-    while j < n and streams[j + 1] == stream do j = j + 1 end
-    safe_emit(vm, stream, concat(pieces, "", i, j))
-    i = j + 1
+-- The host's flush(), only when something was emitted since the last one:
+-- a loop calling io.read or io.stdout:flush() with nothing new costs no
+-- host call (on the pipe driver, no system call).
+local function host_flush(vm)
+  if vm.unpushed then
+    vm.unpushed = false
+    local f = vm.host_flush
+    if f then pcall(f) end
   end
-  cur.pieces, cur.streams, cur.n, cur.buffered = {}, {}, 0, 0
+end
+
+-- Hands the buffer to emit, one call per run of the same stream. `push`
+-- (every flush but the end-of-exec one) also calls the host's flush() and
+-- restarts the FLUSH_MS interval; `now` is the clock when the caller has it.
+flush = function(vm, cur, push, now)
+  local n = cur.n
+  if n > 0 then
+    S.flushing = true
+    local pieces, streams = cur.pieces, cur.streams
+    local i = 1
+    while i <= n do
+      local stream, j = streams[i], i
+      while j < n and streams[j + 1] == stream do j = j + 1 end
+      safe_emit(vm, stream, concat(pieces, "", i, j))
+      i = j + 1
+    end
+    cur.pieces, cur.streams, cur.n, cur.buffered, cur.check = {}, {}, 0, 0, 1
+    S.flushing = nil
+  end
+  if push then
+    cur.last = now or vm.clock()
+    host_flush(vm)
+  end
+end
+
+-- What io.stdout:flush(), os.exit and friends do: everything buffered goes
+-- to the host now, and the host's own channel is flushed.
+local function flush_all(vm)
+  local cur = S.cur
+  if S.active == vm and cur then
+    flush(vm, cur, true)
+  else
+    host_flush(vm)
+  end
 end
 
 local function out_write(vm, stream, s)
@@ -377,6 +502,7 @@ local function out_write(vm, stream, s)
   if S.active ~= vm or not cur then
     -- Outside an exec (a host calling into Lua directly): no cap applies.
     safe_emit(vm, stream, s)
+    host_flush(vm)
     return
   end
   local over = false
@@ -391,7 +517,27 @@ local function out_write(vm, stream, s)
     local n = cur.n + 1
     cur.n, cur.pieces[n], cur.streams[n] = n, s, stream
     cur.buffered, cur.total = cur.buffered + #s, cur.total + #s
-    if cur.buffered >= FLUSH_AT then flush(vm, cur) end
+    if cur.buffered >= FLUSH_AT then
+      flush(vm, cur, true)
+    elseif n >= cur.check then
+      -- The slow path, taken on the first write into an empty buffer (the
+      -- first output of an exec is always due: cur.last starts at -huge),
+      -- then every CLOCK_EVERY writes when no deadline hook is armed to
+      -- check the time, and on every write while a stand-in is unbuffered.
+      local mode = vm.vbuf[stream]
+      if mode == "no" or (mode == "line" and sfind(s, "\n", 1, true)) then
+        flush(vm, cur, true)
+      else
+        local now = vm.clock()
+        if now - cur.last >= FLUSH_MS then
+          flush(vm, cur, true, now)
+        elseif vm.vbuf[1] or vm.vbuf[2] then
+          cur.check = n + 1
+        else
+          cur.check = S.deadline and huge or n + CLOCK_EVERY
+        end
+      end
+    end
   end
   if over then
     cur.truncated = true
@@ -441,14 +587,28 @@ end
 
 local function no_lines() return function() return nil end end
 
--- A stdout/stderr stand-in whose writes go to the capture buffer.
+-- A stdout/stderr stand-in whose writes go to the capture buffer. flush()
+-- pushes the buffer to the host; setvbuf("no"/"line") pushes per write/line
+-- (opt-in, as with C stdio); a new stand-in (new VM, reset) starts "full".
 local function make_out_file(vm, stream, name)
   local w = make_write(vm, stream)
+  vm.vbuf[stream] = nil
   local f
   f = make_file(name, {
     write = function(self, ...) w(...); return self end,
-    flush = function(self) return self end,
-    setvbuf = function() return true end,
+    flush = function(self) flush_all(vm); return self end,
+    setvbuf = function(self, mode)
+      if mode == "full" then
+        vm.vbuf[stream] = nil
+      elseif mode == "no" or mode == "line" then
+        vm.vbuf[stream] = mode
+        -- The running exec's next write must see the mode (slow path).
+        if S.active == vm and S.cur then S.cur.check = 0 end
+      else
+        error("bad argument #1 to 'setvbuf' (invalid option '" .. tostring(mode) .. "')", 2)
+      end
+      return true
+    end,
     close = function() return nil, "cannot close standard file" end,
     seek = function() return nil, "Illegal seek", 29 end,
     lines = no_lines,
@@ -488,11 +648,45 @@ local function routed_io(vm, base)
   local io = base
   local out, err, inp = make_out_file(vm, 1, "stdout"), make_out_file(vm, 2, "stderr"), make_in_file()
   local cur_out, cur_in = out, inp
+  -- Whether io.read may block: not on the stdin stand-in (it returns at
+  -- once) nor on a file io.input() opened by name, so a loop of io.read()
+  -- and print() over a file still batches its output; yes on a handle the
+  -- code passed in (an io.popen pipe, typically).
+  local in_may_block = false
   local real_io = ORIG.io or {}
   local real_open, real_type, real_lines = real_io.open, real_io.type, real_io.lines
   io.stdout, io.stderr, io.stdin = out, err, inp
   io.write = function(...) return cur_out:write(...) end
-  io.read = function(...) return cur_in:read(...) end
+  -- A read that may block (see in_may_block) pushes what was printed
+  -- before it (a prompt, a progress line) first.
+  io.read = function(...)
+    if in_may_block then flush_all(vm) end
+    return cur_in:read(...)
+  end
+  io.flush = function()
+    local f = cur_out
+    if f == out or f == err then
+      flush_all(vm)
+      return true
+    end
+    return f:flush()
+  end
+  -- Wrapped only where present: a host that removed popen (after loading
+  -- the runtime) must not get it back from the pristine copy.
+  local real_popen = real_io.popen
+  if real_popen and io.popen ~= nil then
+    -- The child runs alongside (and may outlive a hard kill of) this
+    -- process: output so far goes first. A write-mode child inherits our
+    -- stdout, which may be the frame channel (child_stdout = "stderr").
+    io.popen = function(cmd, mode, ...)
+      flush_all(vm)
+      if vm.child_stdout == "stderr" and (type(cmd) == "string" or type(cmd) == "number")
+        and type(mode) == "string" and sfind(mode, "w", 1, true) then
+        cmd = CHILD_TO_STDERR .. cmd
+      end
+      return real_popen(cmd, mode, ...)
+    end
+  end
   io.output = function(f)
     if f == nil then return cur_out end
     if type(f) == "string" then
@@ -505,12 +699,13 @@ local function routed_io(vm, base)
   end
   io.input = function(f)
     if f == nil then return cur_in end
-    if type(f) == "string" then
+    local by_name = type(f) == "string"
+    if by_name then
       local h, e = real_open(f, "r")
       if not h then error(e, 2) end
       f = h
     end
-    cur_in = f
+    cur_in, in_may_block = f, not by_name and f ~= inp
     return f
   end
   io.lines = function(name, ...)
@@ -527,6 +722,33 @@ local function routed_io(vm, base)
     return f:close()
   end
   return io, out
+end
+
+-- os.execute and os.exit on top of `os_lib` (the real os table in
+-- non-sandbox mode, a copy for the `os` grant), built from the pristine
+-- functions so re-applying them (reset) never stacks wrappers, and only
+-- where present (a host or user that removed one keeps it removed). Both
+-- push the output first: os.execute may block past a hard kill, and
+-- os.exit ends the process with the buffer (and the host channel) unsent.
+local function routed_os(vm, os_lib)
+  local real = ORIG.os or {}
+  local real_execute, real_exit = real.execute, real.exit
+  if real_execute and os_lib.execute ~= nil then
+    os_lib.execute = function(cmd, ...)
+      flush_all(vm)
+      if vm.child_stdout == "stderr" and (type(cmd) == "string" or type(cmd) == "number") then
+        cmd = CHILD_TO_STDERR .. cmd
+      end
+      return real_execute(cmd, ...)
+    end
+  end
+  if real_exit and os_lib.exit ~= nil then
+    os_lib.exit = function(...)
+      flush_all(vm)
+      return real_exit(...)
+    end
+  end
+  return os_lib
 end
 
 ---------------------------------------------------------------------------
@@ -694,7 +916,7 @@ local function build_sandbox(vm)
   env.coroutine = co
   local os_lib = ORIG.os or {}
   if grants.os then
-    env.os = copy(os_lib)
+    env.os = routed_os(vm, copy(os_lib))
   else
     env.os = { clock = os_lib.clock, time = os_lib.time, date = os_lib.date, difftime = os_lib.difftime }
   end
@@ -702,7 +924,11 @@ local function build_sandbox(vm)
     env.io = routed_io(vm, copy(ORIG.io))
   else
     local out, err = make_out_file(vm, 1, "stdout"), make_out_file(vm, 2, "stderr")
-    env.io = { stdout = out, stderr = err, write = function(...) return out:write(...) end }
+    env.io = {
+      stdout = out, stderr = err,
+      write = function(...) return out:write(...) end,
+      flush = function() out:flush() return true end,
+    }
   end
   env.collectgarbage = grants.collectgarbage and real_collectgarbage or sandbox_collectgarbage
   if grants.debug and ORIG.debug then env.debug = copy(ORIG.debug) end
@@ -725,11 +951,14 @@ end
 ---------------------------------------------------------------------------
 -- Non-sandbox mode: the real _G, with output routed and stdin cut off.
 ---------------------------------------------------------------------------
+-- Called by new() and again by reset(), so everything routed here (output,
+-- stdin, the child-process and exit wrappers) survives a reset.
 local function route_globals(vm)
   G.print = vm.print
   G.pcall, G.xpcall = wrapped_pcall, wrapped_xpcall
   coroutine.create, coroutine.resume, coroutine.wrap = wrapped_create, wrapped_resume, wrapped_wrap
   if type(G.io) == "table" then routed_io(vm, G.io) end
+  if type(G.os) == "table" then routed_os(vm, G.os) end
 end
 
 local function snapshot(t)
@@ -842,6 +1071,14 @@ function M.new(opts)
   vm.emit = type(opts.emit) == "function" and opts.emit or function() end
   vm.clock = type(opts.clock) == "function" and opts.clock or default_clock
   vm.host = opts.host
+  vm.host_flush = type(opts.flush) == "function" and opts.flush or nil
+  local cs = opts.child_stdout
+  if cs ~= nil and cs ~= "inherit" and cs ~= "stderr" then
+    error("child_stdout must be \"inherit\" or \"stderr\", got " .. tostring(cs), 2)
+  end
+  vm.child_stdout = cs
+  vm.vbuf = {}        -- stream -> "no" | "line" (setvbuf on the stand-ins); nil = full
+  vm.unpushed = false -- emitted since the last host flush()
   local hc = tonumber(opts.hook_count)
   vm.hook_count = (hc and hc >= 1) and floor(hc) or HOOK_COUNT
   vm.grants = {}
@@ -876,7 +1113,11 @@ end
 local function new_output_state(max)
   max = tonumber(max)
   if max and max < 0 then max = 0 end
-  return { pieces = {}, streams = {}, n = 0, buffered = 0, total = 0, max = max and floor(max), truncated = false }
+  return {
+    pieces = {}, streams = {}, n = 0, buffered = 0, total = 0, max = max and floor(max), truncated = false,
+    last = -huge, -- clock of the last push; -huge makes the first output go out at once
+    check = 1,    -- out_write takes its slow path (clock, setvbuf) when n reaches this
+  }
 end
 
 local function finish(vm, jit_was_on)
@@ -887,6 +1128,8 @@ local function finish(vm, jit_was_on)
   if jit_was_on then jit_lib.on() end
   local cur = S.cur
   S.active, S.cur, S.aborting, S.deadline, S.clock, S.main, S.tb = nil, nil, nil, nil, nil, nil, nil
+  S.flushing = nil
+  -- No host flush(): the host gets the result next and delivers this first.
   if cur then flush(vm, cur) end
   return cur
 end
@@ -916,12 +1159,12 @@ local function exec_impl(vm, code, o, state)
 
   local name = "=" .. chunkname
   local env, binary_ok = vm.env, vm.binary_ok
-  local fn, cerr, incomplete
+  local fn, cerr, incomplete, arg_form
   if o.repl then
     if ssub(code, 1, 1) == "=" then
-      fn, cerr = compile("return " .. ssub(code, 2), name, env, binary_ok)
+      fn, cerr, arg_form = compile_expr(ssub(code, 2), name, env, binary_ok)
     else
-      fn = compile("return " .. code, name, env, binary_ok)
+      fn, cerr, arg_form = compile_expr(code, name, env, binary_ok)
       if not fn then fn, cerr = compile(code, name, env, binary_ok) end
     end
     if not fn and is_incomplete(cerr) then incomplete = true end
@@ -940,7 +1183,12 @@ local function exec_impl(vm, code, o, state)
       status, err = "error", { message = cerr, kind = "syntax", line = error_line(cerr, chunkname) }
     end
   else
-    local res = pack(xpcall(fn, handler))
+    local res
+    if arg_form then
+      res = pack(xpcall(fn, handler, identity))
+    else
+      res = pack(xpcall(fn, handler))
+    end
     local ok, e = res[1], res[2]
     if ok and echo and res.n > 1 then
       ok, e = xpcall(function() vm.print(unpack(res, 2, res.n)) end, handler)

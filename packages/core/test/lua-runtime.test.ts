@@ -2,9 +2,12 @@
 // interpreter installed here, through DriverConnection over real pipes.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LuaSyntaxError, ProtocolError } from '../src/errors/index.js'
-import { BOOTSTRAP_LUA } from '../src/lua/sources.generated.js'
+import { BOOTSTRAP_LUA, RUNTIME_LUA } from '../src/lua/sources.generated.js'
 import {
   DriverConnection,
   type DriverConnectionExecOptions,
@@ -60,7 +63,35 @@ async function startDriver(
   return { conn, child, hello, stderr: () => stderr }
 }
 
-afterAll(killAll)
+const scratch = mkdtempSync(join(tmpdir(), 'luavm-runtime-test-'))
+
+afterAll(() => {
+  killAll()
+  rmSync(scratch, { recursive: true, force: true })
+})
+
+let gates = 0
+
+/**
+ * A gate for "did the host get this output while the chunk was still
+ * running?" without timing: `lua` spins until the file exists (or ~4 s
+ * passed, so a broken stream fails an assertion instead of hanging) and
+ * leaves the local `gated` true when it was let through; the host calls
+ * `open()` once it saw what it waits for. Needs a non-sandbox driver.
+ */
+function gate() {
+  const path = join(scratch, `gate-${++gates}`)
+  return {
+    lua: `local gated local t = os.time() + 4 repeat gated = io.open(${JSON.stringify(path)}) ~= nil until gated or os.time() >= t`,
+    open: () => writeFileSync(path, ''),
+  }
+}
+
+/** Resolves once `read()` includes `text` (the driver's raw stderr arrives on its own pipe). */
+async function eventually(read: () => string, text: string): Promise<string> {
+  for (let i = 0; i < 200 && !read().includes(text); i++) await new Promise((r) => setTimeout(r, 10))
+  return read()
+}
 
 it('lua5.4 is installed (the runtime suite must not silently skip it)', () => {
   expect(FOUND).toContain('lua5.4')
@@ -310,6 +341,22 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
       const r = await run('x = = 1', { repl: true })
       expect(r.status).toBe('error')
       expect(r.incomplete).toBe(false)
+    })
+
+    it('an error raised by an expression keeps its position (no tail call, also on LuaJIT)', async () => {
+      for (const code of ['error("boom")', '= error("boom")']) {
+        const r = await run(code, { repl: true })
+        expect(r.error).toMatchObject({ message: 'chunk:1: boom', line: 1, kind: 'runtime' })
+        expect(r.error?.traceback).toContain('chunk:1: in main chunk')
+      }
+    })
+
+    it('expressions keep every value, trailing comments, `...` and a trailing semicolon', async () => {
+      expect((await run('1, nil, 3 -- three', { repl: true })).values).toEqual([1, null, 3])
+      expect((await run('= select("#", ...)', { repl: true })).values).toEqual([0])
+      expect((await run('"..."', { repl: true })).values).toEqual(['...'])
+      expect((await run('1;', { repl: true })).values).toEqual([1])
+      expect((await run('(function() return 1, 2 end)()', { repl: true })).values).toEqual([1, 2])
     })
   })
 
@@ -588,6 +635,148 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
     })
   })
 
+  describe('streaming and flush', () => {
+    const frames = async (code: string, opts: DriverConnectionExecOptions = {}) => {
+      const out: string[] = []
+      const err: string[] = []
+      const r = await run(code, { ...opts, onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) })
+      return { r, out, err }
+    }
+
+    it('the first output of an exec goes out at once, the rest in one batch', async () => {
+      const { r, out } = await frames('io.write("a") io.write("b") io.write("c")')
+      expect(r.stdout).toBe('abc')
+      expect(out).toEqual(['a', 'bc'])
+    })
+
+    it('io.stdout:flush(), io.flush() and io.stderr:flush() push the buffer', async () => {
+      const a = await frames(
+        'io.write("a") io.write("b") io.stdout:flush() io.write("c") io.write("d") io.flush() io.write("e")',
+      )
+      expect(a.out).toEqual(['a', 'b', 'cd', 'e'])
+      const b = await frames('io.write("a") io.stderr:write("x") io.stderr:flush() io.stderr:write("y")')
+      expect(b.out).toEqual(['a'])
+      expect(b.err).toEqual(['x', 'y'])
+      expect((await run('return io.flush(), io.stdout:flush() == io.stdout', { echo: false })).values).toEqual([
+        true,
+        true,
+      ])
+    })
+
+    it('setvbuf("no") pushes every write, setvbuf("line") every line', async () => {
+      const no = await frames(
+        'io.stdout:setvbuf("no") io.write("a") io.write("b") print("c") io.stdout:setvbuf("full")',
+      )
+      expect(no.out).toEqual(['a', 'b', 'c\n'])
+      const line = await frames(
+        'io.stdout:setvbuf("line") io.write("a") io.write("b\\n") io.write("c") io.write("d") io.stdout:setvbuf("full")',
+      )
+      expect(line.out).toEqual(['a', 'b\n', 'cd'])
+      const bad = await run('io.stdout:setvbuf("sometimes")')
+      expect(bad.error?.message).toMatch(/invalid option 'sometimes'/)
+    })
+
+    it('a print flood still costs one frame per 16 KiB, with or without a deadline', async () => {
+      for (const timeoutMs of [undefined, 60_000]) {
+        const { r, out } = await frames('for i = 1, 100000 do print("123456789") end', timeoutMs ? { timeoutMs } : {})
+        expect(r.stdout.length).toBe(1_000_000)
+        expect(out.length).toBeLessThan(70)
+      }
+    })
+
+    describe('non-sandbox', () => {
+      let full: Driver
+      beforeAll(async () => {
+        full = await startDriver(bin, { sandbox: false })
+      })
+      afterAll(() => {
+        full?.child.kill('SIGKILL')
+      })
+
+      // Runs `code` (which ends with the gate and `return gated`) and opens
+      // the gate once the host has seen `seen` on stdout.
+      const gated = async (code: (gateLua: string) => string, seen: string, opts: DriverConnectionExecOptions = {}) => {
+        const g = gate()
+        let text = ''
+        const r = await full.conn.exec(`${code(g.lua)} return gated`, {
+          ...opts,
+          echo: false,
+          onStdout: (c) => {
+            text += c
+            if (text === seen) g.open()
+          },
+        })
+        expect(r.status).toBe('ok')
+        return r
+      }
+
+      it('io.stdout:flush() makes the bytes leave the process while the chunk runs', async () => {
+        const r = await gated((g) => `io.write("a") io.write("b") io.stdout:flush() ${g} io.write("c")`, 'ab')
+        expect(r.values).toEqual([true])
+        expect(r.stdout).toBe('abc')
+      })
+
+      it('the count hook pushes the output of a chunk that goes on computing', async () => {
+        const r = await gated((g) => `io.write("a") io.write("b") ${g}`, 'ab', { timeoutMs: 60_000 })
+        expect(r.values).toEqual([true])
+      })
+
+      it('io.read from a handle (a pipe may block) and os.execute push the output first', async () => {
+        const fromPipe = (g: string) => `io.input(io.popen("echo hi")) io.write("a") io.write("b") io.read() ${g}`
+        expect((await gated(fromPipe, 'ab')).values).toEqual([true])
+        expect((await gated((g) => `io.write("a") io.write("b") os.execute("true") ${g}`, 'ab')).values).toEqual([true])
+      })
+
+      it('io.read from the stdin stand-in or a file opened by name does not push (it cannot block)', async () => {
+        const file = join(scratch, 'input.txt')
+        writeFileSync(file, 'line\n')
+        const out: string[] = []
+        const r = await full.conn.exec(
+          `io.input(io.stdin) io.write("a") io.write("b") io.read() io.input(${JSON.stringify(file)}) io.read() io.write("c")`,
+          { onStdout: (c) => out.push(c) },
+        )
+        expect(r.status).toBe('ok')
+        expect(out).toEqual(['a', 'bc'])
+      })
+
+      it('os.exit sends what was buffered before the process ends', async () => {
+        const x = await startDriver(bin, { sandbox: false })
+        const exited = new Promise<number | null>((resolve) => x.child.on('exit', (code) => resolve(code)))
+        const out: string[] = []
+        const err: string[] = []
+        const pending = x.conn.exec('print("bye") io.write("z") io.stderr:write("e") os.exit(0)', {
+          onStdout: (c) => out.push(c),
+          onStderr: (c) => err.push(c),
+        })
+        await expect(pending).rejects.toBeInstanceOf(ProtocolError)
+        expect(await exited).toBe(0)
+        expect(out.join('')).toBe('bye\nz')
+        expect(err.join('')).toBe('e')
+      })
+    })
+
+    describe.each([
+      ['non-sandbox', { sandbox: false }],
+      ['a sandbox granted os and io', { grants: ['os', 'io'] }],
+    ])('child processes in %s', (_, opts) => {
+      it('write their stdout to stderr, before and after a reset; the protocol survives', async () => {
+        const x = await startDriver(bin, opts)
+        const a = await x.conn.exec('os.execute("echo x")')
+        expect(a).toMatchObject({ status: 'ok', stdout: '', stderr: '' })
+        await x.conn.reset()
+        const b = await x.conn.exec(
+          'os.execute("echo y") local p = io.popen("cat", "w") p:write("z\\n") p:close() return io.popen("echo r"):read("*a")',
+          { echo: false },
+        )
+        // A read-mode popen keeps its pipe.
+        expect(b).toMatchObject({ status: 'ok', stdout: '', values: ['r\n'] })
+        expect((await x.conn.exec('return 1', { echo: false })).values).toEqual([1])
+        expect(await eventually(x.stderr, 'x\ny\nz\n')).toBe('x\ny\nz\n')
+        x.child.kill('SIGKILL')
+      })
+    })
+  })
+
   describe('protocol failures', () => {
     afterEach(killAll)
 
@@ -630,6 +819,55 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
       expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
       expect(results.map((r) => r.values[0])).toEqual(Array.from({ length: 20 }, (_, i) => i))
     })
+  })
+})
+
+// The module itself, the way in-process hosts (wasmoon, fengari) use it:
+// emit and flush are host callbacks, here Lua functions that record calls.
+describe.each(FOUND)('runtime module options (%s)', (bin) => {
+  const script = (body: string) => {
+    const file = join(scratch, `runtime-${bin}.lua`)
+    writeFileSync(file, RUNTIME_LUA)
+    const lua = `
+      local M = assert(loadfile(${JSON.stringify(file)}))()
+      local RO, calls = io.stdout, {}
+      -- Unbuffered, so lines keep their order with a child's output.
+      local function P(s) RO:write(tostring(s), "\\n") RO:flush() end
+      local function opts(extra)
+        local o = { emit = function(s, b) calls[#calls + 1] = s .. ":" .. b end,
+                    flush = function() calls[#calls + 1] = "F" end }
+        for k, v in pairs(extra or {}) do o[k] = v end
+        return o
+      end
+      local function log() local s = table.concat(calls, "|") calls = {} return s end
+      ${body}`
+    const r = spawnSync(bin, ['-'], { input: lua, encoding: 'utf8' })
+    expect(r.stderr).toBe('')
+    return r.stdout.split('\n').slice(0, -1)
+  }
+
+  it('calls flush() after each push, not after the end-of-exec batch, and only when something was emitted', () => {
+    const lines = script(`
+      local vm = M.new(opts())
+      vm:exec('io.write("a") io.write("b") io.stdout:flush() io.stdout:flush() io.write("c")')
+      P(log())
+      vm:exec('io.flush()')
+      P(log())
+      vm:exec('io.flush()')
+      P(log())`)
+    // The second exec's flush() carries the first exec's final batch out.
+    expect(lines).toEqual(['1:a|F|1:b|F|1:c', 'F', ''])
+  })
+
+  it('works without flush(), rejects an unknown child_stdout, and leaves commands alone by default', () => {
+    const lines = script(`
+      local vm = M.new({ emit = function(s, b) calls[#calls + 1] = b end })
+      vm:exec('io.write("a") io.stdout:flush() io.write("b")')
+      P(log())
+      P(select(2, pcall(M.new, opts({ child_stdout = "stdout" }))))
+      local full = M.new(opts({ sandbox = false }))
+      full:exec('os.execute("echo inherited")')`)
+    expect(lines).toEqual(['a|b', expect.stringMatching(/child_stdout must be "inherit" or "stderr"/), 'inherited'])
   })
 })
 

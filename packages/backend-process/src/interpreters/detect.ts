@@ -121,8 +121,7 @@ export async function resolveInterpreter(luaExecutable?: string): Promise<LuaInt
   const { found, problems } = await findInterpreters()
   const best = found[0]
   if (best) return best
-  throw new LuaNotFoundError(
-    `no Lua interpreter found (tried ${DEFAULT_INTERPRETERS.join(', ')}); ${INSTALL_ADVICE}`,
-    { details: { tried: [...DEFAULT_INTERPRETERS], problems } },
-  )
+  throw new LuaNotFoundError(`no Lua interpreter found (tried ${DEFAULT_INTERPRETERS.join(', ')}); ${INSTALL_ADVICE}`, {
+    details: { tried: [...DEFAULT_INTERPRETERS], problems },
+  })
 }

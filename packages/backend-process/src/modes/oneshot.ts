@@ -8,9 +8,7 @@ import type { ExecutionMode, SessionLease } from './mode.js'
 export interface OneshotFactories {
   /** A fresh, unstarted worker whose hard memory cap is the given one (the cold path). */
   create(memoryLimitBytes: number | undefined): DriverWorker
-  /** The chunk every cold process runs before the user's (the stdout guard), if any. */
-  prelude: string | undefined
-  /** A started, ready worker (VM-level limits, guard applied): the spare, and sessions' private processes. */
+  /** A started, ready worker (VM-level limits): the spare, and sessions' private processes. */
   startWorker(): Promise<SpawnedWorker>
   /** Keep one started spare process ready (default behaviour); false spawns on demand. */
   prespawn: boolean
@@ -27,7 +25,7 @@ export interface OneshotFactories {
  * process quits; the next spare is already starting. Every execution still
  * gets a process nothing ran in before — only the spawn cost moves off the
  * critical path. Without it (or when the spare failed), program, init,
- * prelude, chunk and quit go to a new process in one write (see
+ * chunk and quit go to a new process in one write (see
  * `DriverWorker.runOnce`).
  *
  * A session gets a private driver process of its own for its lifetime, so
@@ -55,11 +53,13 @@ export class OneshotMode implements ExecutionMode {
     }
     // One real run, so a broken interpreter fails start(), not the first execution.
     const worker = this.#factories.create(undefined)
-    const outcome = await worker.runOnce(
-      'return 1',
-      { chunkName: 'luavm-start-check', echo: false, repl: false, timeoutMs: 10_000, maxOutputBytes: 0 },
-      this.#factories.prelude,
-    )
+    const outcome = await worker.runOnce('return 1', {
+      chunkName: 'luavm-start-check',
+      echo: false,
+      repl: false,
+      timeoutMs: 10_000,
+      maxOutputBytes: 0,
+    })
     if (outcome.status !== 'ok' || !worker.hello) {
       throw new ProtocolError(`the interpreter failed its start check: ${outcome.error?.message ?? outcome.status}`)
     }
@@ -114,7 +114,10 @@ export class OneshotMode implements ExecutionMode {
     const spare = this.#spare
     this.#spare = undefined
     await Promise.all([
-      spare?.then(({ worker }) => worker.stop({ force: true }), () => {}),
+      spare?.then(
+        ({ worker }) => worker.stop({ force: true }),
+        () => {},
+      ),
       ...[...this.#running].map((w) => w.stop({ force: true })),
       ...[...this.#leases].map((s) => s.stop({ force })),
       ...this.#exiting,
@@ -139,7 +142,7 @@ export class OneshotMode implements ExecutionMode {
     this.#spawned++
     this.#running.add(worker)
     try {
-      return await worker.runOnce(code, rest, this.#factories.prelude)
+      return await worker.runOnce(code, rest)
     } finally {
       this.#running.delete(worker)
     }

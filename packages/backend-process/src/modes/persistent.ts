@@ -1,6 +1,6 @@
 import type { DriverHello } from '@bioxen-luavm/core'
 import type { WorkerExecOptions, WorkerOutcome } from '../worker/driver-worker.js'
-import { type SpawnedWorker } from '../worker/spawn-worker.js'
+import type { SpawnedWorker } from '../worker/spawn-worker.js'
 import { type SlotHooks, WorkerSlot } from '../worker/worker-slot.js'
 import type { ExecutionMode, SessionLease } from './mode.js'
 

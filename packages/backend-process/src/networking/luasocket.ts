@@ -8,7 +8,8 @@ export const LUASOCKET_ADVICE =
   'or point backends.process.luaCPath/luaPath at a tree that has it'
 
 // A fixed probe (no user input), so passing it with -e is safe.
-const PROBE = 'local ok, s = pcall(require, "socket") if ok and type(s) == "table" then io.write(tostring(s._VERSION)) os.exit(0) end io.write(tostring(s)) os.exit(1)'
+const PROBE =
+  'local ok, s = pcall(require, "socket") if ok and type(s) == "table" then io.write(tostring(s._VERSION)) os.exit(0) end io.write(tostring(s)) os.exit(1)'
 
 const cache = new Map<string, Promise<string>>()
 
@@ -18,7 +19,11 @@ const cache = new Map<string, Promise<string>>()
  * Rejects with `LuaSocketNotFoundError` and install advice otherwise.
  * Cached per interpreter and module paths.
  */
-export function checkLuaSocket(interpreter: LuaInterpreter, env: Record<string, string>, cwd?: string): Promise<string> {
+export function checkLuaSocket(
+  interpreter: LuaInterpreter,
+  env: Record<string, string>,
+  cwd?: string,
+): Promise<string> {
   const key = JSON.stringify([interpreter.path, env.LUA_PATH, env.LUA_CPATH, cwd])
   let p = cache.get(key)
   if (!p) {
@@ -39,9 +44,12 @@ function probe(interpreter: LuaInterpreter, env: Record<string, string>, cwd?: s
         if (!error && stdout.startsWith('LuaSocket')) return resolve(stdout.trim())
         const why = `${stdout}${stderr}`.trim().split('\n')[0] || (error ? error.message : 'unknown failure')
         reject(
-          new LuaSocketNotFoundError(`LuaSocket not found for ${interpreter.label} (${interpreter.path}): ${why}; ${LUASOCKET_ADVICE}`, {
-            details: { interpreter: interpreter.path },
-          }),
+          new LuaSocketNotFoundError(
+            `LuaSocket not found for ${interpreter.label} (${interpreter.path}): ${why}; ${LUASOCKET_ADVICE}`,
+            {
+              details: { interpreter: interpreter.path },
+            },
+          ),
         )
       },
     ).stdin?.end()

@@ -7,10 +7,9 @@ import { NetworkingError } from '@bioxen-luavm/core'
  */
 export function validatePort(port: unknown): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1024 || port > 65535) {
-    throw new NetworkingError(
-      `Port must be an integer between 1024 and 65535, got ${String(port)}`,
-      { details: { port: String(port) } },
-    )
+    throw new NetworkingError(`Port must be an integer between 1024 and 65535, got ${String(port)}`, {
+      details: { port: String(port) },
+    })
   }
   return port
 }
@@ -26,7 +25,6 @@ export function validateHost(host: unknown): string {
     throw new NetworkingError('Host cannot be empty')
   }
   const h = host.trim()
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
   if (/[\u0000-\u0020\u007f]/.test(h)) {
     throw new NetworkingError(`Host must not contain whitespace or control characters: ${JSON.stringify(h)}`)
   }
@@ -41,7 +39,6 @@ export function validateHost(host: unknown): string {
  */
 export function validateUrl(url: unknown): string {
   if (typeof url !== 'string' || url.trim() === '') throw new NetworkingError('URL cannot be empty')
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f]/.test(url)) throw new NetworkingError('URL must not contain control characters')
   let parsed: URL
   try {

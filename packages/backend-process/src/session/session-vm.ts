@@ -1,6 +1,6 @@
 import {
-  BaseLuaVM,
   type BackendCapabilities,
+  BaseLuaVM,
   type ExecResult,
   type ResolvedExecOptions,
   type StartOptions,

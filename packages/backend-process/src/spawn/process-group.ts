@@ -37,7 +37,11 @@ export function liveProcessGroups(): number[] {
  * is `setsid()`), with every stdio a pipe so the host's stdin, stdout and
  * stderr are never shared. argv only — no shell ever parses anything.
  */
-export function spawnInGroup(command: string, args: readonly string[], options: GroupSpawnOptions): ChildProcessWithoutNullStreams {
+export function spawnInGroup(
+  command: string,
+  args: readonly string[],
+  options: GroupSpawnOptions,
+): ChildProcessWithoutNullStreams {
   installExitHook()
   const child = spawn(command, args, {
     detached: true,

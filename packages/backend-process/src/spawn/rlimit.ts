@@ -16,7 +16,10 @@ export function findPrlimit(): { path?: string; problem?: string } {
   const path = which('prlimit')
   return path
     ? { path }
-    : { problem: '`prlimit` (util-linux) was not found on PATH, so memoryLimitBytes cannot be enforced; install util-linux' }
+    : {
+        problem:
+          '`prlimit` (util-linux) was not found on PATH, so memoryLimitBytes cannot be enforced; install util-linux',
+      }
 }
 
 /** Throws a clear error when a memory limit is asked for and `prlimit` is missing. */
@@ -53,7 +56,12 @@ export function withAddressSpaceLimit(
  * persistent worker so a per-execution `memoryLimitBytes` does not cost the
  * worker its state.
  */
-export function setSoftAddressSpaceLimit(prlimitPath: string, pid: number, softBytes: number | 'unlimited', hard: number | 'unlimited'): Promise<void> {
+export function setSoftAddressSpaceLimit(
+  prlimitPath: string,
+  pid: number,
+  softBytes: number | 'unlimited',
+  hard: number | 'unlimited',
+): Promise<void> {
   const soft = softBytes === 'unlimited' ? 'unlimited' : String(Math.floor(softBytes))
   const h = hard === 'unlimited' ? 'unlimited' : String(Math.floor(hard))
   return new Promise((resolve, reject) => {
@@ -63,7 +71,11 @@ export function setSoftAddressSpaceLimit(prlimitPath: string, pid: number, softB
       { timeout: 5_000, killSignal: 'SIGKILL', env: { PATH: process.env.PATH ?? '' } },
       (error, _stdout, stderr) => {
         if (error) {
-          reject(new BackendUnavailableError(`prlimit could not set the memory limit of pid ${pid}: ${String(stderr).trim() || error.message}`))
+          reject(
+            new BackendUnavailableError(
+              `prlimit could not set the memory limit of pid ${pid}: ${String(stderr).trim() || error.message}`,
+            ),
+          )
         } else resolve()
       },
     ).stdin?.end()

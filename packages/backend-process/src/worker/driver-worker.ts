@@ -3,14 +3,14 @@ import {
   BackendUnavailableError,
   BOOTSTRAP_LUA,
   DriverConnection,
-  encodeBootstrapPayload,
-  encodeExec,
-  encodeInit,
-  encodeQuit,
   type DriverExecOutcome,
   type DriverHello,
   type ExecErrorInfo,
   type ExecStatus,
+  encodeBootstrapPayload,
+  encodeExec,
+  encodeInit,
+  encodeQuit,
   type LuaValue,
   ProtocolError,
 } from '@bioxen-luavm/core'
@@ -87,6 +87,14 @@ interface RawCapture {
   limit: number
   over: () => void
   onChunk?: (text: string) => void
+}
+
+// Output frames of one execution as they arrived. The reply carries the
+// same text when the chunk finishes; when the process dies first (hard
+// deadline, cancel, os.exit) this is what the chunk got out before.
+interface StreamedOutput {
+  stdout: string[]
+  stderr: string[]
 }
 
 let workerCounter = 0
@@ -236,8 +244,9 @@ export class DriverWorker {
         await this.#applyMemoryLimit(opts.memoryLimitBytes)
       }
       const raw = this.#captureRawStderr(opts)
-      const pending = connection.exec(code, this.#wireOptions(opts))
-      return await this.#track(pending, opts, started, raw)
+      const streamed: StreamedOutput = { stdout: [], stderr: [] }
+      const pending = connection.exec(code, this.#wireOptions(opts, streamed))
+      return await this.#track(pending, opts, started, raw, streamed)
     } finally {
       this.#busy = false
       if (!this.dead) this.#setRef(false)
@@ -246,45 +255,36 @@ export class DriverWorker {
 
   /**
    * One-shot execution in this (fresh, never started) worker: the program,
-   * init, an optional prelude chunk, the user's chunk and quit all go out in
-   * one write, so the process costs no round trip per request; then the
-   * process exits. The worker cannot be used again afterwards.
+   * init, the chunk and quit all go out in one write, so the process costs
+   * no round trip per request; then the process exits. The worker cannot be
+   * used again afterwards.
    */
-  async runOnce(code: string, opts: WorkerExecOptions, prelude?: string): Promise<WorkerOutcome> {
+  async runOnce(code: string, opts: WorkerExecOptions): Promise<WorkerOutcome> {
     if (this.#child) throw new ProtocolError(`driver worker ${this.seq} was already started`)
     const started = performance.now()
     if (opts.signal?.aborted) return cancelledOutcome(started)
     const o = this.#options
-    const program = (o.precompile === false ? undefined : await precompiledBootstrap(o.interpreter)) ?? encodeBootstrapPayload()
+    const program =
+      (o.precompile === false ? undefined : await precompiledBootstrap(o.interpreter)) ?? encodeBootstrapPayload()
     const startupErr: string[] = []
     const child = this.#spawn(startupErr)
-    const run = new PipelinedRun(
-      prelude === undefined
-        ? [{ id: 2, ...pick(opts) }]
-        : [{ id: 1 }, { id: 2, ...pick(opts) }],
-    )
+    const streamed: StreamedOutput = { stdout: [], stderr: [] }
+    const { onStdout, onStderr, ...wire } = this.#wireOptions(opts, streamed)
+    const run = new PipelinedRun([{ id: 1, onStdout, onStderr }])
     child.stdout.on('data', (chunk: Buffer) => run.receive(chunk))
     this.#onExitHooks.push((reason) => run.close(reason))
     this.#busy = true
     this.#executions++
     try {
-      const frames: Uint8Array[] = [program, encodeInit({ sandbox: o.sandbox, grants: [...o.grants] })]
-      if (prelude !== undefined) {
-        frames.push(encodeExec({ id: 1, chunkName: 'luavm-prelude', echo: false, maxOutputBytes: 0 }, prelude))
-      }
-      frames.push(encodeExec({ id: 2, ...this.#wireOptions(opts) }, code), encodeQuit())
-      child.stdin.end(Buffer.concat(frames))
+      const init = encodeInit({ sandbox: o.sandbox, grants: [...o.grants] })
+      child.stdin.end(Buffer.concat([program, init, encodeExec({ id: 1, ...wire }, code), encodeQuit()]))
       try {
         this.#hello = await this.#withStartDeadline(run.hello)
-        if (prelude !== undefined) {
-          const r = await run.result(0)
-          if (r.status !== 'ok') throw new ProtocolError(`the prelude chunk failed: ${r.error?.message ?? r.status}`)
-        }
       } catch (error) {
         throw await this.#startFailed(error, startupErr)
       }
       const raw = this.#captureRawStderr(opts)
-      const outcome = await this.#track(run.result(prelude === undefined ? 0 : 1), opts, started, raw)
+      const outcome = await this.#track(run.result(0), opts, started, raw, streamed)
       await this.stop({ graceMs: 1_000 })
       return outcome
     } finally {
@@ -396,12 +396,17 @@ export class DriverWorker {
     const why = error instanceof Error ? error.message : String(error)
     return new BackendUnavailableError(
       `${o.interpreter.label} (${o.interpreter.path}) could not start the driver: ${why}${stderr ? ` — stderr: ${stderr.slice(0, 500)}` : ''}` +
-        (this.#hardLimit !== 'unlimited' ? ' (a memoryLimitBytes that is too small also stops the interpreter from starting)' : ''),
+        (this.#hardLimit !== 'unlimited'
+          ? ' (a memoryLimitBytes that is too small also stops the interpreter from starting)'
+          : ''),
       { cause: error },
     )
   }
 
-  #wireOptions(opts: WorkerExecOptions) {
+  // The exec request for the driver; its output callbacks record what
+  // streams in (for an execution the process does not survive) and pass it on.
+  #wireOptions(opts: WorkerExecOptions, streamed: StreamedOutput) {
+    const { onStdout, onStderr } = opts
     return {
       chunkName: opts.chunkName,
       echo: opts.echo,
@@ -410,8 +415,14 @@ export class DriverWorker {
       // Lua runs at full speed, LuaJIT keeps its JIT on.
       ...(this.#options.softDeadline === false ? {} : { timeoutMs: opts.timeoutMs }),
       maxOutputBytes: opts.maxOutputBytes,
-      ...(opts.onStdout ? { onStdout: opts.onStdout } : {}),
-      ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
+      onStdout: (chunk: string) => {
+        streamed.stdout.push(chunk)
+        onStdout?.(chunk)
+      },
+      onStderr: (chunk: string) => {
+        streamed.stderr.push(chunk)
+        onStderr?.(chunk)
+      },
     }
   }
 
@@ -458,6 +469,7 @@ export class DriverWorker {
     opts: WorkerExecOptions,
     started: number,
     raw: RawCapture,
+    streamed: StreamedOutput,
   ): Promise<WorkerOutcome> {
     let onAbort: (() => void) | undefined
     const hard = this.#armHardDeadline(opts.timeoutMs)
@@ -485,7 +497,7 @@ export class DriverWorker {
       // The stream broke: the process died or was killed under the chunk.
       const exit = await this.#waitExit()
       this.#rawErr = undefined
-      return this.#deathOutcome(exit, failure, raw, opts, started)
+      return this.#deathOutcome(exit, failure, raw, streamed, opts, started)
     } finally {
       hard.cancel()
       if (onAbort) opts.signal?.removeEventListener('abort', onAbort)
@@ -519,7 +531,9 @@ export class DriverWorker {
     if (cut.truncated && status === 'ok') status = 'output-limit'
     const error =
       reply.error ??
-      (status === 'output-limit' ? { message: `output limit of ${max} bytes exceeded`, kind: 'runtime' as const } : undefined)
+      (status === 'output-limit'
+        ? { message: `output limit of ${max} bytes exceeded`, kind: 'runtime' as const }
+        : undefined)
     return {
       status,
       values: reply.values,
@@ -536,11 +550,14 @@ export class DriverWorker {
     exit: WorkerExit,
     failure: unknown,
     raw: { parts: string[] },
+    streamed: StreamedOutput,
     opts: WorkerExecOptions,
     started: number,
   ): WorkerOutcome {
     const rawText = raw.parts.join('')
-    const cut = cutOutput('', rawText, opts.maxOutputBytes)
+    // What the runtime pushed before the end (it flushes on a timer, on
+    // io.stdout:flush(), before os.execute and os.exit), then raw stderr.
+    const cut = cutOutput(streamed.stdout.join(''), streamed.stderr.join('') + rawText, opts.maxOutputBytes)
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`
     const base = { stdout: cut.stdout, stderr: cut.stderr, values: [] as LuaValue[], incomplete: false }
     const done = (status: ExecStatus, message: string | undefined, truncated = cut.truncated): WorkerOutcome => ({
@@ -558,18 +575,28 @@ export class DriverWorker {
       case 'stop':
         return done('killed', 'the execution was cancelled and its process group killed')
       case 'output-limit':
-        return done('output-limit', `output limit of ${opts.maxOutputBytes} bytes exceeded (the process group was killed)`, true)
+        return done(
+          'output-limit',
+          `output limit of ${opts.maxOutputBytes} bytes exceeded (the process group was killed)`,
+          true,
+        )
       case 'protocol':
         return done(
           'error',
           `the driver's frame channel broke (${failure instanceof Error ? failure.message : String(failure)}); ` +
-            'something wrote to the interpreter\'s stdout directly — the worker was replaced',
+            "something wrote to the interpreter's stdout directly — the worker was replaced",
         )
       default:
         break
     }
     const limited = this.#softLimit !== 'unlimited'
-    if (limited && (/not enough memory|cannot allocate memory|bad_alloc/i.test(rawText) || exit.signal === 'SIGSEGV' || exit.signal === 'SIGABRT' || exit.signal === 'SIGKILL')) {
+    if (
+      limited &&
+      (/not enough memory|cannot allocate memory|bad_alloc/i.test(rawText) ||
+        exit.signal === 'SIGSEGV' ||
+        exit.signal === 'SIGABRT' ||
+        exit.signal === 'SIGKILL')
+    ) {
       return done('memory', `not enough memory (the interpreter ${how} under its memory limit)`)
     }
     if (exit.code === 0 && !exit.signal) {
@@ -602,7 +629,9 @@ export class DriverWorker {
     if (this.#exit) return
     const exit: WorkerExit = { code, signal, ...(this.#killedFor ? { killedFor: this.#killedFor } : {}) }
     this.#exit = exit
-    this.#exitReason = spawnError ?? `${this.#options.interpreter.label} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`
+    this.#exitReason =
+      spawnError ??
+      `${this.#options.interpreter.label} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}`
     // A process that escaped the group (setsid) may still hold the pipe and
     // delay 'close' forever; the readers must end anyway.
     setTimeout(() => this.#closeReaders(), READER_CLOSE_FALLBACK_MS).unref()
@@ -669,8 +698,4 @@ function cancelledOutcome(started: number): WorkerOutcome {
     error: { message: 'cancelled before it started', kind: 'runtime' },
     durationMs: performance.now() - started,
   }
-}
-
-function pick(opts: WorkerExecOptions): Pick<WorkerExecOptions, 'onStdout' | 'onStderr'> {
-  return { ...(opts.onStdout ? { onStdout: opts.onStdout } : {}), ...(opts.onStderr ? { onStderr: opts.onStderr } : {}) }
 }

@@ -7,7 +7,11 @@ import { truncateUtf8, utf8Length } from '@bioxen-luavm/core'
  * the interpreter's stderr). stdout is kept first, as it was produced first
  * by the runtime's accounting.
  */
-export function cutOutput(stdout: string, stderr: string, maxBytes: number): { stdout: string; stderr: string; truncated: boolean } {
+export function cutOutput(
+  stdout: string,
+  stderr: string,
+  maxBytes: number,
+): { stdout: string; stderr: string; truncated: boolean } {
   const outBytes = utf8Length(stdout)
   if (outBytes >= maxBytes) {
     const errEmpty = stderr === ''

@@ -25,7 +25,11 @@ export interface PipelinedExec {
 export class PipelinedRun {
   readonly #decoder = new FrameDecoder()
   readonly #execs: PipelinedExec[]
-  readonly #results: Array<{ resolve(v: DriverExecOutcome): void; reject(e: unknown): void; promise: Promise<DriverExecOutcome> }>
+  readonly #results: Array<{
+    resolve(v: DriverExecOutcome): void
+    reject(e: unknown): void
+    promise: Promise<DriverExecOutcome>
+  }>
   readonly #hello: { resolve(v: DriverHello): void; reject(e: unknown): void; promise: Promise<DriverHello> }
   #index = -1 // -1 until the hello arrived
   #out = { parts: [] as string[], decoder: new TextDecoder() }
@@ -67,13 +71,15 @@ export class PipelinedRun {
   close(reason: Error | string): void {
     if (this.#failed) return
     const message = typeof reason === 'string' ? reason : reason.message
-    this.#failed = reason instanceof ProtocolError ? reason : new ProtocolError(`the driver connection closed: ${message}`)
+    this.#failed =
+      reason instanceof ProtocolError ? reason : new ProtocolError(`the driver connection closed: ${message}`)
     this.#hello.reject(this.#failed)
     for (let i = Math.max(0, this.#index); i < this.#results.length; i++) this.#results[i]?.reject(this.#failed)
   }
 
   #handle(type: string, payload: Uint8Array): void {
-    if (type === FrameType.Fatal) throw new ProtocolError(`the driver stopped with a fatal error: ${new TextDecoder().decode(payload)}`)
+    if (type === FrameType.Fatal)
+      throw new ProtocolError(`the driver stopped with a fatal error: ${new TextDecoder().decode(payload)}`)
     if (this.#index === -1) {
       if (type !== FrameType.Hello) throw new ProtocolError(`expected the hello frame, got '${type}'`)
       this.#hello.resolve(parseHello(payload))
@@ -97,7 +103,8 @@ export class PipelinedRun {
     }
     if (type !== FrameType.Done) throw new ProtocolError(`unexpected '${type}' frame from the driver`)
     const reply = parseDone(payload)
-    if (reply.id !== exec.id) throw new ProtocolError(`driver answered exec ${String(reply.id)} while exec ${exec.id} was running`)
+    if (reply.id !== exec.id)
+      throw new ProtocolError(`driver answered exec ${String(reply.id)} while exec ${exec.id} was running`)
     const stdout = this.#out.parts.join('') + this.#out.decoder.decode()
     const stderr = this.#err.parts.join('') + this.#err.decoder.decode()
     this.#out = { parts: [], decoder: new TextDecoder() }

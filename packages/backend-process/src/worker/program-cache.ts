@@ -6,7 +6,8 @@ import type { LuaInterpreter } from '../interpreters/detect.js'
 // A fixed script (no user input, so -e is safe): compiles the program read
 // from stdin under the driver's chunk name and writes its bytecode. Debug
 // info is kept — the runtime recognises its own frames by their source.
-const DUMP = 'local s = io.read("*a") local f = assert((loadstring or load)(s, "=luavm-driver")) io.write(string.dump(f))'
+const DUMP =
+  'local s = io.read("*a") local f = assert((loadstring or load)(s, "=luavm-driver")) io.write(string.dump(f))'
 
 const cache = new Map<string, Promise<Uint8Array | undefined>>()
 
@@ -41,7 +42,13 @@ function compile(interpreter: LuaInterpreter): Promise<Uint8Array | undefined> {
     const child = execFile(
       interpreter.path,
       ['-e', DUMP],
-      { encoding: 'buffer', timeout: 10_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH ?? '' } },
+      {
+        encoding: 'buffer',
+        timeout: 10_000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+        env: { PATH: process.env.PATH ?? '' },
+      },
       (error, stdout) => {
         const bytes = stdout as unknown as Buffer
         // Every Lua and LuaJIT bytecode dump starts with ESC.
