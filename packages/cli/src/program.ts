@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander'
+import { Command } from 'commander'
 import { registerBackends } from './commands/backends.js'
 import { registerConfig } from './commands/config.js'
 import { registerPkg } from './commands/pkg.js'
@@ -39,4 +39,3 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
   return program
 }
 
-export { CommanderError }
