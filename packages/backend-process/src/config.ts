@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path'
 import { ConfigError, type ConfigSchema } from '@bioxen-luavm/core'
 
 /** How a process VM runs its executions. */
@@ -36,6 +37,17 @@ export interface ProcessBackendConfig {
   luaPath?: string
   /** `LUA_CPATH` of the interpreter. */
   luaCPath?: string
+  /**
+   * A named luarocks environment (see `EnvironmentManager`): its tree comes
+   * first on `LUA_PATH`/`LUA_CPATH`, and `installPackage` installs into it.
+   * Without one, `installPackage` uses a private environment removed when
+   * the VM stops.
+   */
+  environment?: string
+  /** Directory of named environments (default `$XDG_DATA_HOME/bioxen-luavm/envs`); must be absolute. */
+  envRoot?: string
+  /** Rock servers for installs: URLs or local directories with a luarocks manifest (offline, reproducible). */
+  servers?: string[]
   /** Extra wait after a deadline before the process group is killed (default 100 ms). */
   killGraceMs?: number
   /** Deadline of starting a worker (spawn + handshake), default 10 s. */
@@ -120,6 +132,26 @@ export const processConfigSchema: ConfigSchema = Object.freeze({
   cwd: { type: 'string', description: 'working directory of the interpreter' },
   luaPath: { type: 'string', description: 'LUA_PATH of the interpreter (e.g. a luarocks tree)' },
   luaCPath: { type: 'string', description: 'LUA_CPATH of the interpreter' },
+  environment: {
+    type: 'string',
+    description: 'named luarocks environment whose modules the VM loads and installs into (default: private per VM)',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+  },
+  envRoot: {
+    type: 'string',
+    description: 'absolute directory of named environments (default $XDG_DATA_HOME/bioxen-luavm/envs)',
+    env: ['LUAVM_ENV_ROOT'],
+    check: (v) => (typeof v === 'string' && !isAbsolute(v) ? 'must be an absolute path' : undefined),
+  },
+  servers: {
+    type: 'string[]',
+    description: 'rock servers for installs: URLs or local directories (used with --only-server)',
+    env: ['LUAVM_ROCK_SERVERS'],
+    check: (v) =>
+      Array.isArray(v) && v.some((s) => typeof s !== 'string' || /[\0\r\n]/.test(s))
+        ? 'each server must be a URL or a directory'
+        : undefined,
+  },
   killGraceMs: {
     type: 'integer',
     description: 'wait after a deadline before the whole process group is killed',
@@ -180,6 +212,14 @@ export function resolveProcessConfig(input: ProcessBackendConfig = {}): Resolved
     throw new ConfigError(
       `backends.process.memoryLimitBytes: must be a positive number of bytes, got ${input.memoryLimitBytes}`,
     )
+  }
+  if (input.environment !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input.environment)) {
+    throw new ConfigError(
+      `backends.process.environment: invalid environment name ${JSON.stringify(input.environment)}; use letters, digits, '.', '_' and '-'`,
+    )
+  }
+  if (input.envRoot !== undefined && !isAbsolute(input.envRoot)) {
+    throw new ConfigError(`backends.process.envRoot: must be an absolute path, got ${JSON.stringify(input.envRoot)}`)
   }
   return {
     ...input,

@@ -3,12 +3,13 @@ import { type ProcessBackendConfig, processConfigSchema } from './config.js'
 import { DEFAULT_INTERPRETERS, findInterpreters, INSTALL_ADVICE } from './interpreters/detect.js'
 import { findPrlimit } from './spawn/rlimit.js'
 
-/** What `process` VMs can do with their default config (sandbox off). */
+/** What `process` VMs can do with their default config (sandbox off): luarocks installs included. */
 export const PROCESS_CAPABILITIES: BackendCapabilities = Object.freeze({
   sandboxed: false,
   persistentState: true,
   sessions: true,
-  packages: false,
+  packages: true,
+  packageKinds: Object.freeze(['pure', 'native'] as const),
   networking: true,
   memoryLimit: true,
   hardTimeout: true,

@@ -2,7 +2,9 @@
  * `@bioxen-luavm/backend-process` — the `process` backend (alias `basic`):
  * native Lua interpreters as child processes, in one-shot, persistent or
  * pooled mode, with hard deadlines (process-group kill), rlimit memory
- * caps, REPL sessions and LuaSocket networking templates.
+ * caps, REPL sessions, LuaSocket networking templates, and luarocks
+ * environments (`EnvironmentManager`: named, isolated trees with a manifest,
+ * bootstrapping from catalog profiles, health checks).
  *
  * @packageDocumentation
  */
@@ -16,6 +18,7 @@ export {
   resolveProcessConfig,
 } from './config.js'
 export { detectProcessBackend, PROCESS_CAPABILITIES, processBackend } from './descriptor.js'
+export * from './environments/index.js'
 export {
   clearInterpreterCache,
   DEFAULT_INTERPRETERS,

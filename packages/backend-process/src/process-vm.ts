@@ -5,8 +5,11 @@ import {
   BaseLuaVM,
   ConfigError,
   type ExecResult,
+  type InstallOptions,
+  type InstallResult,
   type InteractiveSession,
   InvalidArgumentError,
+  PackageError,
   ReplSession,
   type ResolvedExecOptions,
   type SessionOptions,
@@ -15,6 +18,8 @@ import {
   type VMInit,
 } from '@bioxen-luavm/core'
 import { type ProcessBackendConfig, type ResolvedProcessConfig, resolveProcessConfig } from './config.js'
+import { luaVersionOf, normalizeServers, prependPath } from './environments/paths.js'
+import { VMEnvironment } from './environments/vm-environment.js'
 import { type LuaInterpreter, resolveInterpreter } from './interpreters/detect.js'
 import type { ExecutionMode } from './modes/mode.js'
 import { OneshotMode } from './modes/oneshot.js'
@@ -47,6 +52,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
   #mode: ExecutionMode | undefined
   #prlimit: { path?: string; problem?: string } = findPrlimit()
   #luaSocket: string | undefined
+  #packages: VMEnvironment | undefined
   readonly #views = new Set<SessionVM>()
 
   constructor(init: VMInit<ProcessBackendConfig>) {
@@ -57,7 +63,8 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
       sandboxed,
       persistentState: this.config.mode !== 'oneshot',
       sessions: true,
-      packages: false,
+      packages: canRequire(this.config),
+      packageKinds: Object.freeze(['pure', 'native'] as const),
       networking: !this.config.sandbox || this.config.grants.includes('require'),
       memoryLimit: this.#prlimit.path !== undefined,
       hardTimeout: true,
@@ -89,9 +96,21 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     }
     const interpreter = await resolveInterpreter(c.luaExecutable)
     this.#interpreter = interpreter
+    const packages = this.capabilities.packages
+      ? new VMEnvironment({
+          luaVersion: luaVersionOf(interpreter.languageVersion),
+          ...(c.environment === undefined ? {} : { environment: c.environment }),
+          ...(c.envRoot === undefined ? {} : { envRoot: c.envRoot }),
+          ...(c.servers === undefined ? {} : { servers: c.servers }),
+        })
+      : undefined
+    this.#packages = packages
+    const tree = packages?.paths()
+    const luaPath = tree ? prependPath(tree.LUA_PATH, c.luaPath) : c.luaPath
+    const luaCPath = tree ? prependPath(tree.LUA_CPATH, c.luaCPath) : c.luaCPath
     const env = buildEnvironment({
-      ...(c.luaPath === undefined ? {} : { luaPath: c.luaPath }),
-      ...(c.luaCPath === undefined ? {} : { luaCPath: c.luaCPath }),
+      ...(luaPath === undefined ? {} : { luaPath }),
+      ...(luaCPath === undefined ? {} : { luaCPath }),
       extra: c.env,
     })
     if (c.networked) this.#luaSocket = await checkLuaSocket(interpreter, env, c.cwd)
@@ -135,7 +154,39 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     await Promise.allSettled(views.map((v) => v.stop()))
     const mode = this.#mode
     this.#mode = undefined
-    await mode?.stop(options.force === true)
+    const packages = this.#packages
+    this.#packages = undefined
+    await Promise.all([mode?.stop(options.force === true), packages?.dispose()])
+  }
+
+  /**
+   * Installs a rock with luarocks into the VM's environment — the named one
+   * from config, else a private one removed on stop — after which
+   * `require` finds it in every worker without a restart (the tree is on
+   * `LUA_PATH`/`LUA_CPATH` from the start). Options: `version`, `servers`
+   * (or `server`), `signal`, `timeoutMs`. A luarocks failure is a
+   * `PackageError` quoting luarocks.
+   */
+  protected override async doInstallPackage(name: string, options: InstallOptions): Promise<InstallResult> {
+    const packages = this.#packages
+    if (!packages) {
+      throw new PackageError(
+        this.capabilities.packages
+          ? `VM '${this.id}' is not running`
+          : `VM '${this.id}' runs sandboxed without the 'require' grant, so installed packages could not be loaded; add grants: ['require']`,
+      )
+    }
+    const servers = Array.isArray(options.servers)
+      ? normalizeServers(options.servers as string[])
+      : typeof options.server === 'string'
+        ? normalizeServers([options.server])
+        : undefined
+    return packages.install(name, {
+      ...(options.version === undefined ? {} : { version: options.version }),
+      ...(servers ? { servers } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    })
   }
 
   protected async runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
@@ -196,6 +247,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
       memoryLimitBytes: c.memoryLimitBytes,
       prlimit: this.#prlimit.path ?? this.#prlimit.problem,
       networked: c.networked,
+      ...(this.#packages ? { environment: this.#packages.describe() } : {}),
       ...(this.#luaSocket ? { luaSocket: this.#luaSocket } : {}),
       sessions: this.#views.size,
       ...(this.#mode?.describe() ?? {}),
@@ -226,4 +278,9 @@ export async function readLuaFile(path: string): Promise<string> {
   }
   if (!info.isFile()) throw new InvalidArgumentError(`path is not a file: ${path}`, { details: { path } })
   return readFile(path, 'utf8')
+}
+
+// Installed rocks are loaded with `require`, which a sandbox only offers with the grant.
+function canRequire(config: ResolvedProcessConfig): boolean {
+  return !config.sandbox || config.grants.includes('require')
 }

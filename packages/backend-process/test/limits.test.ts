@@ -150,7 +150,14 @@ describe('isolation', () => {
         'return os.getenv("LUAVM_TEST_SECRET"), os.getenv("LUA_PATH_5_4"), os.getenv("EXTRA_VAR"), os.getenv("LUA_PATH"), os.getenv("PATH") ~= nil',
         { echoReturnValues: false },
       )
-      expect(r.values).toEqual([null, null, 'from config', '/opt/rocks/?.lua;;', true])
+      // The VM's package tree comes first (see installPackage), then the configured path.
+      expect(r.values).toEqual([
+        null,
+        null,
+        'from config',
+        expect.stringMatching(/\/share\/lua\/5\.4\/\?\/init\.lua;\/opt\/rocks\/\?\.lua;;$/),
+        true,
+      ])
     } finally {
       delete process.env.LUAVM_TEST_SECRET
       delete process.env.LUA_PATH_5_4

@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { registerBackends } from './commands/backends.js'
 import { registerConfig } from './commands/config.js'
+import { registerEnv } from './commands/env.js'
 import { registerPkg } from './commands/pkg.js'
 import { registerRepl } from './commands/repl.js'
 import { registerRun } from './commands/run.js'
@@ -18,6 +19,10 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
     .version(version, '-V, --version')
     .option('-c, --config <file>', 'config file (default: $LUAVM_CONFIG or ~/.config/bioxen-luavm/config.json)')
     .option('--plugin <module>', 'load a third-party backend module (repeatable)', collect, [])
+    // Global flags go before the command (`bioxen-luavm --config f run x.lua`),
+    // so a command may have its own flag of the same name:
+    // `pkg install NAME --version 1.0-1` is the rock's version, not ours.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -26,6 +31,7 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
   registerBackends(program, io)
   registerConfig(program, io, setExit)
   registerPkg(program, io)
+  registerEnv(program, io, setExit)
   registerXcpng(program, io, setExit)
   program.action(async (_flags: unknown, command: Command) => {
     if (!io.isTTY) {
@@ -38,4 +44,3 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
   })
   return program
 }
-

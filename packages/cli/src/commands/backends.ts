@@ -35,5 +35,6 @@ export function registerBackends(program: Command, io: CliIO): void {
 }
 
 function capabilityList(c: BackendCapabilities): string {
-  return (Object.keys(c) as (keyof BackendCapabilities)[]).filter((k) => c[k]).join(',') || '-'
+  // Only the yes/no capabilities; packageKinds refines `packages` and shows in --json.
+  return (Object.keys(c) as (keyof BackendCapabilities)[]).filter((k) => c[k] === true).join(',') || '-'
 }

@@ -5,6 +5,8 @@ export const ExitCode = {
   ok: 0,
   /** The Lua program raised an error (syntax or runtime). */
   luaError: 1,
+  /** `env health`: the environment has problems (same status as a Lua error: "the thing checked failed"). */
+  unhealthy: 1,
   /** Bad usage or configuration; nothing ran. */
   usage: 2,
   /** Timeout, memory limit, output limit or cancel. */

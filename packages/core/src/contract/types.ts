@@ -94,7 +94,16 @@ export interface BackendCapabilities {
   hardTimeout: boolean
   /** Code runs on another machine. */
   remote: boolean
+  /**
+   * Kinds of rocks `installPackage` takes: `pure` (Lua only) and/or
+   * `native` (C modules). Absent means both when `packages` is true; the
+   * WASM sandboxes say `['pure']`, so installers skip native rocks there.
+   */
+  packageKinds?: readonly PackageKind[]
 }
+
+/** What a rock is made of: Lua only (`pure`) or with C modules (`native`). */
+export type PackageKind = 'pure' | 'native'
 
 /** A snapshot of a VM's health. */
 export interface VMStatus {
