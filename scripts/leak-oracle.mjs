@@ -43,7 +43,8 @@ export function findLeaks(since) {
   for (const name of readdirSync(tmpdir())) {
     if (!name.startsWith('luavm-')) continue
     try {
-      if (statSync(join(tmpdir(), name)).mtimeMs >= since) leaks.push({ kind: 'temp entry', what: join(tmpdir(), name) })
+      if (statSync(join(tmpdir(), name)).mtimeMs >= since)
+        leaks.push({ kind: 'temp entry', what: join(tmpdir(), name) })
     } catch {
       // Removed meanwhile.
     }
