@@ -4,13 +4,23 @@ import { execFileSync } from 'node:child_process'
 export class Terminal {
   readonly #name: string
 
-  constructor(command: readonly string[], options: { env?: Record<string, string>; width?: number; height?: number } = {}) {
+  constructor(
+    command: readonly string[],
+    options: { env?: Record<string, string>; width?: number; height?: number } = {},
+  ) {
     this.#name = `luavm-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
     const env = Object.entries(options.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`])
     execFileSync('tmux', [
-      'new-session', '-d', '-s', this.#name,
-      '-x', String(options.width ?? 140), '-y', String(options.height ?? 45),
-      ...env, ...command,
+      'new-session',
+      '-d',
+      '-s',
+      this.#name,
+      '-x',
+      String(options.width ?? 140),
+      '-y',
+      String(options.height ?? 45),
+      ...env,
+      ...command,
     ])
     // Keep the pane after the program exits so its last screen can be read.
     execFileSync('tmux', ['set-option', '-t', this.#name, 'remain-on-exit', 'on'])
@@ -45,7 +55,10 @@ export class Terminal {
 
   /** True once the program in the pane has exited. */
   exited(): boolean {
-    return execFileSync('tmux', ['display-message', '-p', '-t', this.#name, '#{pane_dead}'], { encoding: 'utf8' }).trim() === '1'
+    return (
+      execFileSync('tmux', ['display-message', '-p', '-t', this.#name, '#{pane_dead}'], { encoding: 'utf8' }).trim() ===
+      '1'
+    )
   }
 
   /** Ends the tmux session and whatever still runs in it. */

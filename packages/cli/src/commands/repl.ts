@@ -33,7 +33,7 @@ Lua error, 3 when one hit a limit.`,
     .action(async (flags: VMFlags, command: Command) => {
       const { vm } = await openVM('repl', command, io)
       await using _vm = vm
-      await using session = await vm.openSession()
+      await using session = await vm.openSession({ chunkName: 'stdin' })
       const code = io.isTTY ? await ttyRepl(session, `${vm.luaVersion} on ${vm.type}`) : await piped(session, io)
       setExit(code)
     })

@@ -32,6 +32,11 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
     )
     .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
       const source = await readProgram(flags.eval, file, io)
+      let endedLine = true
+      const track = (write: (text: string) => void) => (text: string) => {
+        if (text) endedLine = text.endsWith('\n')
+        write(text)
+      }
       const controller = new AbortController()
       const onSignal = () => controller.abort(new Error('interrupted'))
       process.once('SIGINT', onSignal)
@@ -42,8 +47,10 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
         const result = await vm.execute(source.code, {
           chunkName: source.chunkName,
           signal: controller.signal,
-          ...(flags.json ? {} : { onStdout: io.stdout, onStderr: io.stderr }),
+          ...(flags.json ? {} : { onStdout: track(io.stdout), onStderr: track(io.stderr) }),
         })
+        // A notice must not glue onto output that stopped mid-line.
+        if (!flags.json && result.status !== 'ok' && !endedLine) io.stderr('\n')
         report(result, Boolean(flags.json), io)
         setExit(exitCodeFor(result.status))
       } finally {

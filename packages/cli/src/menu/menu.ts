@@ -62,7 +62,7 @@ const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> 
   async repl(s) {
     const vm = s.vms.size ? await pickVM(s, 'REPL on which VM?', true) : await createVM(s)
     if (!vm) return
-    const session = await vm.openSession()
+    const session = await vm.openSession({ chunkName: 'stdin' })
     try {
       await ttyRepl(session, `${vm.luaVersion} on ${vm.type} (VM '${vm.id}')`)
     } finally {

@@ -11,6 +11,8 @@ export interface SessionOptions {
   timeoutMs?: number
   /** Cap on the output of each input. */
   maxOutputBytes?: number
+  /** Chunk name in error messages (e.g. `stdin`, as lua.c's REPL says). */
+  chunkName?: string
 }
 
 /** Reply to one `sendInput`. */

@@ -7,8 +7,6 @@ import { TaskQueue } from '../util/serial-queue.js'
 
 /** Options of a {@link ReplSession}, beyond the contract's `SessionOptions`. */
 export interface ReplSessionOptions extends SessionOptions {
-  /** Chunk name in error messages (default: the VM's default, `chunk`). */
-  chunkName?: string
   /** Default wait of `readOutput({ until })` when the call sets none (default 30 s). */
   readTimeoutMs?: number
 }
