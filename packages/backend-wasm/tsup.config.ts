@@ -1,12 +1,72 @@
+import { copyFileSync, mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import type { Plugin } from 'esbuild'
 import { defineConfig } from 'tsup'
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  target: 'es2022',
-  platform: 'neutral',
-  sourcemap: true,
-  clean: true,
-  splitting: false,
-})
+const require = createRequire(import.meta.url)
+
+// wasmoon and fengari require Node built-ins (fs, child_process, ...) on
+// code paths that never run in a browser. The browser build bundles both
+// with those imports replaced by empty modules, so no Node built-in reaches
+// a host app's bundle and its bundler has nothing to warn about.
+const NODE_ONLY = /^(node:)?(fs|path|os|url|module|child_process|crypto|worker_threads)$|^(tmp|readline-sync)$/
+const stubNodeBuiltins: Plugin = {
+  name: 'stub-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: NODE_ONLY }, (args) => ({ path: args.path, namespace: 'node-stub' }))
+    build.onLoad({ filter: /.*/, namespace: 'node-stub' }, () => ({ contents: 'module.exports = {}', loader: 'js' }))
+  },
+}
+
+export default defineConfig([
+  {
+    // Node: ESM + CJS. Engines, platform and implementation are lazy chunks.
+    entry: { index: 'src/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    target: 'node20',
+    platform: 'node',
+    sourcemap: true,
+    splitting: true,
+    shims: true,
+    external: ['esbuild'],
+  },
+  {
+    // The worker_threads entry, next to the chunk that starts it (dist/node-worker.js).
+    entry: { 'node-worker': 'src/platform/node-worker.ts' },
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    sourcemap: true,
+    splitting: false,
+  },
+  {
+    // Browsers: its own directory so `new URL('./browser-worker.js' |
+    // './glue.wasm', import.meta.url)` resolve to files shipped beside it.
+    entry: { index: 'src/index.browser.ts' },
+    outDir: 'dist/browser',
+    format: ['esm'],
+    target: 'es2022',
+    platform: 'browser',
+    splitting: true,
+    noExternal: ['wasmoon', 'fengari'],
+    external: ['@bioxen-luavm/core'],
+    esbuildPlugins: [stubNodeBuiltins],
+    onSuccess: async () => {
+      mkdirSync('dist/browser', { recursive: true })
+      copyFileSync(require.resolve('wasmoon/dist/glue.wasm'), 'dist/browser/glue.wasm')
+    },
+  },
+  {
+    // The Web Worker: one self-contained file (no chunks, no dynamic
+    // imports), so bundlers can emit it with their default worker format.
+    entry: { 'browser-worker': 'src/platform/browser-worker.ts' },
+    outDir: 'dist/browser',
+    format: ['esm'],
+    target: 'es2022',
+    platform: 'browser',
+    splitting: false,
+    noExternal: ['wasmoon', 'fengari'],
+    esbuildPlugins: [stubNodeBuiltins],
+  },
+])

@@ -77,7 +77,8 @@ function schema(memoryDefault: number | undefined, memoryText: string): ConfigSc
       type: 'string',
       enum: ['worker', 'inline'],
       default: WASM_DEFAULTS.isolation,
-      description: 'worker: engine in a worker thread, hard-killed past the deadline; inline: same thread, soft deadline only',
+      description:
+        'worker: engine in a worker thread, hard-killed past the deadline; inline: same thread, soft deadline only',
     },
     memoryLimitBytes: {
       type: 'size',
@@ -89,10 +90,16 @@ function schema(memoryDefault: number | undefined, memoryText: string): ConfigSc
     grants: {
       type: 'string[]',
       default: [],
-      description: 'capabilities granted back to the sandbox: io, os, debug, package, require, string.dump, collectgarbage, dofile, loadfile, load.binary',
+      description:
+        'capabilities granted back to the sandbox: io, os, debug, package, require, string.dump, collectgarbage, dofile, loadfile, load.binary',
     },
     sandbox: { type: 'boolean', default: WASM_DEFAULTS.sandbox, description: 'run user code in the sandbox env' },
-    workers: { type: 'integer', min: 1, max: 64, description: 'most worker threads in the shared pool (default: CPUs, at most 4)' },
+    workers: {
+      type: 'integer',
+      min: 1,
+      max: 64,
+      description: 'most worker threads in the shared pool (default: CPUs, at most 4)',
+    },
     vmsPerWorker: {
       type: 'integer',
       min: 1,

@@ -45,7 +45,8 @@ export function wasmDescriptor(
           ? { available: true, version: 'Lua 5.4', details: { engine: 'wasmoon 1.16.0' } }
           : {
               available: false,
-              reason: 'WebAssembly is not available here (or blocked by a Content-Security-Policy); use the fengari backend',
+              reason:
+                'WebAssembly is not available here (or blocked by a Content-Security-Policy); use the fengari backend',
             },
       )
     },

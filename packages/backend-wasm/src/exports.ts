@@ -1,12 +1,12 @@
 // What both entry points export besides the platform-bound API.
 export type { WasmBackendApi } from './api.js'
 export {
+  fengariConfigSchema,
   type Isolation,
+  WASM_DEFAULTS,
   type WasmBackendConfig,
   type WasmBackendOptions,
   type WasmVMConfig,
-  WASM_DEFAULTS,
-  fengariConfigSchema,
   wasmConfigSchema,
 } from './config.js'
 export type { CreateVMOptions } from './create-vm.js'

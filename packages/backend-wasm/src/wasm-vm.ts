@@ -1,7 +1,7 @@
 import {
   type BackendCapabilities,
-  BaseLuaVM,
   BackendUnavailableError,
+  BaseLuaVM,
   type ExecResult,
   InvalidArgumentError,
   type LuaValue,
@@ -172,8 +172,10 @@ export class WasmLuaVM extends BaseLuaVM {
     }
     const parsed = JSON.parse(outcome.json) as RuntimeResult
     output.finish(parsed.truncated === true)
-    // A cancel reaches the runtime as an expired deadline; report what it was.
-    const cancelled = options.signal?.aborted === true && parsed.status === 'timeout'
+    // A cancel (signal, or stop() while running) reaches the runtime as an
+    // expired deadline; report what it was.
+    const stopping = this.state === 'stopping' || this.state === 'stopped'
+    const cancelled = (options.signal?.aborted === true || stopping) && parsed.status === 'timeout'
     const status = cancelled ? 'killed' : parsed.status
     const error = cancelled ? { message: 'execution cancelled', kind: 'runtime' as const } : parsed.error
     return this.result({
@@ -221,6 +223,10 @@ export class WasmLuaVM extends BaseLuaVM {
     this.#lastLoss = loss
     this.#lossCount++
     this.noteRestart()
-    this.logger.warn('Lua state lost: the engine was restarted', { vmId: this.id, reason: loss.reason, vmIds: loss.vmIds })
+    this.logger.warn('Lua state lost: the engine was restarted', {
+      vmId: this.id,
+      reason: loss.reason,
+      vmIds: loss.vmIds,
+    })
   }
 }

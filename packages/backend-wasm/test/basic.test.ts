@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { brief, COMBOS, vmFactory } from './helpers.js'
 
@@ -42,6 +45,15 @@ describe.each(COMBOS)('$type / $isolation', (combo) => {
     const runtime = await vm.execute('\nerror("boom")')
     expect(runtime.error).toMatchObject({ kind: 'runtime', line: 2 })
     expect(runtime.error?.message).toBe('chunk:2: boom')
+  })
+
+  it('runs files on Node, named after their path', async () => {
+    const vm = await makeVM(combo)
+    const file = join(mkdtempSync(join(tmpdir(), 'luavm-')), 'script.lua')
+    writeFileSync(file, 'print("from a file")\nerror("bad")')
+    const r = await vm.executeFile(file)
+    expect(r.stdout).toBe('from a file\n')
+    expect(r.error?.message).toBe(`${file}:2: bad`)
   })
 
   it('reports engine facts in getStatus', async () => {

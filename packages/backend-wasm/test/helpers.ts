@@ -13,7 +13,10 @@ export const COMBOS = [
 export type Combo = (typeof COMBOS)[number]
 
 /** Tracks VMs made by a test file and stops them (and all workers) afterwards. */
-export function vmFactory(): (combo: Pick<Combo, 'type' | 'isolation'>, options?: CreateVMOptions) => Promise<WasmLuaVM> {
+export function vmFactory(): (
+  combo: Pick<Combo, 'type' | 'isolation'>,
+  options?: CreateVMOptions,
+) => Promise<WasmLuaVM> {
   const vms: WasmLuaVM[] = []
   afterEach(async () => {
     await Promise.allSettled(vms.splice(0).map((vm) => vm.stop({ force: true })))

@@ -50,10 +50,10 @@ describe.each(COMBOS.filter((c) => c.isolation === 'worker'))('hard deadline: $t
   const calls: Array<[string, string]> = [
     ['pathological string.find', 'return string.find(("a"):rep(3e4), ".-.-.-.-b$")'],
     ['pathological string.gsub', 'return (string.gsub(("a"):rep(3e4), ".-.-.-.-b", ""))'],
-    ['a huge string.rep inside a pattern match', 'return string.find(string.rep("a", 2e4), string.rep("a?", 2e4) .. string.rep("a", 2e4))'],
+    ['a huge string.rep', 'return #string.rep("ab", 6e7, ",")'],
   ]
   it.each(calls)('%s (one long C call) is ended by terminating the worker', async (_name, code) => {
-    const vm = await makeVM(combo)
+    const vm = await makeVM(combo, { memoryLimitBytes: 1024 * 1024 * 1024 })
     await vm.execute('kept = true')
     const r = await vm.execute(code, { timeoutMs: DEADLINE })
     expect(r.status, brief(r)).toBe('timeout')
@@ -65,7 +65,8 @@ describe.each(COMBOS.filter((c) => c.isolation === 'worker'))('hard deadline: $t
     await usable(vm)
   })
 
-  it('a __gc loop outside the sandbox is ended by terminating the worker', async () => {
+  // fengari has no __gc (nor collectgarbage); only the wasm engine runs finalizers.
+  it.runIf(combo.type === 'wasm')('a __gc loop outside the sandbox is ended by terminating the worker', async () => {
     const vm = await makeVM(combo, { sandbox: false })
     const r = await vm.execute(
       'setmetatable({}, {__gc = function() while true do end end}) collectgarbage() collectgarbage()',

@@ -7,25 +7,30 @@ import {
   type EngineHooks,
   type EngineOptions,
   type EngineStats,
+  isMemoryFailure,
   type LuaEngine,
 } from './types.js'
 import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
 
 // fengari is CJS; depending on the loader its exports sit on the namespace or on `default`.
-const fengari = ((fengariNs as { lua?: unknown }).lua
-  ? fengariNs
-  : (fengariNs as unknown as { default: typeof fengariNs }).default) as typeof fengariNs
+const fengari = (
+  (fengariNs as { lua?: unknown }).lua ? fengariNs : (fengariNs as unknown as { default: typeof fengariNs }).default
+) as typeof fengariNs
 const { lua, lauxlib, lualib, to_luastring } = fengari
 
 const LUA_OK = 0
 const LUA_ERRMEM = 4
 const INT32_MIN = -2147483648
 const INT32_MAX = 2147483647
+/** Largest string.rep result when the VM sets no memory limit (fengari cannot cap its heap otherwise). */
+const DEFAULT_REP_LIMIT = 256 * 1024 * 1024
 
 type State = fengariNs.LuaState
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
+/** The runtime compiled by the first engine of this thread, by runtime source. */
+const runtimeBytecode = new Map<string, Uint8Array>()
 
 /**
  * Lua 5.3 in pure JavaScript (fengari), driven through its C-like API with
@@ -61,9 +66,13 @@ class FengariEngine implements LuaEngine {
       return 1
     })
     lualib.luaL_openlibs(L)
-    this.#runChunk(fengariPrelude(options.memoryLimitBytes), '=luavm-prelude', 0, 0)
+    // Loaded under the runtime's chunk name: the runtime's hook never raises
+    // inside frames of that source, so its pcall wrappers count as runtime.
+    this.#load(fengariPrelude(options.memoryLimitBytes ?? DEFAULT_REP_LIMIT), RUNTIME_CHUNKNAME)
+    lua.lua_pushjsfunction(L, restoreHooks)
+    this.#call(1, 0, 'prelude')
 
-    this.#load(options.runtimeSource, RUNTIME_CHUNKNAME)
+    this.#loadRuntime(options.runtimeSource)
     this.#call(0, 1, 'runtime')
     this.#load(BOOTSTRAP_LUA, '=luavm-bootstrap')
     lua.lua_rotate(L, -2, 1)
@@ -152,20 +161,32 @@ class FengariEngine implements LuaEngine {
     }
   }
 
-  #load(source: string, chunkname: string): void {
-    const code = encoder.encode(source)
-    const status = lauxlib.luaL_loadbufferx(this.#L, code, code.length, to_luastring(chunkname), to_luastring('t'))
+  /** As in the wasm engine: the first engine compiles the runtime, later ones load its bytecode. */
+  #loadRuntime(source: string): void {
+    const cached = runtimeBytecode.get(source)
+    if (cached) {
+      this.#load(cached, RUNTIME_CHUNKNAME, 'b')
+      return
+    }
+    this.#load(source, RUNTIME_CHUNKNAME)
+    const L = this.#L
+    this.#load('return string.dump((...))', '=luavm-dump')
+    lua.lua_pushvalue(L, -2)
+    if (lua.lua_pcall(L, 1, 1, 0) === LUA_OK && lua.lua_type(L, -1) === lua.LUA_TSTRING) {
+      runtimeBytecode.set(source, lua.lua_tolstring(L, -1).slice())
+    }
+    lua.lua_settop(L, -2)
+  }
+
+  #load(source: string | Uint8Array, chunkname: string, mode: 't' | 'b' = 't'): void {
+    const code = typeof source === 'string' ? encoder.encode(source) : source
+    const status = lauxlib.luaL_loadbufferx(this.#L, code, code.length, to_luastring(chunkname), to_luastring(mode))
     if (status !== LUA_OK) throw new Error(`luavm: cannot load ${chunkname}: ${readString(this.#L, -1)}`)
   }
 
   #call(nargs: number, nresults: number, what: string): void {
     const status = lua.lua_pcall(this.#L, nargs, nresults, 0)
     if (status !== LUA_OK) throw new Error(`luavm: ${what} failed: ${readString(this.#L, -1) ?? `status ${status}`}`)
-  }
-
-  #runChunk(source: string, chunkname: string, nargs: number, nresults: number): void {
-    this.#load(source, chunkname)
-    this.#call(nargs, nresults, chunkname)
   }
 
   #emit(L: State): number {
@@ -246,8 +267,21 @@ class FengariEngine implements LuaEngine {
   #crashed(error: unknown): EngineCrashedError {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     this.#dead = message
-    return new EngineCrashedError(`the fengari engine crashed (${message}); its state is lost`)
+    return new EngineCrashedError(`the fengari engine crashed (${message}); its state is lost`, isMemoryFailure(error))
   }
+}
+
+// Lua's allowhook is 0 only while a hook runs (CIST_HOOKED on a frame).
+const CIST_HOOKED = 1 << 2
+
+/** Puts hooks back on for the calling thread unless it is inside a hook (see fengariPrelude). */
+function restoreHooks(L: State): number {
+  const state = L as unknown as { allowhook: number; ci: { callstatus: number; previous: unknown } | null }
+  for (let ci = state.ci; ci; ci = ci.previous as typeof ci) {
+    if (ci.callstatus & CIST_HOOKED) return 0
+  }
+  state.allowhook = 1
+  return 0
 }
 
 function nativeErrorMessage(error: unknown): string {
@@ -296,7 +330,9 @@ function readValue(L: State, index: number, depth: number, seen: Set<unknown>): 
       return tableValue(entries)
     }
     default:
-      throw new ConversionError('is a function, userdata or thread; only nil, booleans, numbers, strings and tables can be passed')
+      throw new ConversionError(
+        'is a function, userdata or thread; only nil, booleans, numbers, strings and tables can be passed',
+      )
   }
 }
 

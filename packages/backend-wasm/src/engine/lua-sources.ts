@@ -45,6 +45,17 @@ do
   end
 end`
   return `
+local restore_hooks = ...
+do
+  -- fengari 0.1.5 bug: an error caught by pcall inside a coroutine leaves
+  -- hooks switched off for that coroutine (lua_pcallk never sets CIST_OAH,
+  -- so recover() restores allowhook = 0), which would let a coroutine
+  -- escape the deadline. Every pcall/xpcall re-enables them on return.
+  local function after(...) restore_hooks() return ... end
+  local pcall, xpcall = pcall, xpcall
+  _G.pcall = function(...) return after(pcall(...)) end
+  _G.xpcall = function(...) return after(xpcall(...)) end
+end
 io, dofile, loadfile, print = nil, nil, nil, nil
 os.execute, os.exit, os.getenv, os.remove, os.rename, os.tmpname = nil, nil, nil, nil, nil, nil
 if debug then debug.debug = nil end

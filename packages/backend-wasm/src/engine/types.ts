@@ -79,4 +79,20 @@ export interface LuaEngine {
 /** The engine broke (wasm trap, abort, JS exception through the interpreter): its state is gone. */
 export class EngineCrashedError extends Error {
   override readonly name = 'EngineCrashedError'
+  constructor(
+    message: string,
+    /** The engine died for lack of memory (the run's status is then `memory`). */
+    readonly memory = false,
+  ) {
+    super(message)
+  }
+}
+
+/** Whether an error escaping an engine means memory ran out (wasm memory growth, a JS allocation). */
+export function isMemoryFailure(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error)
+  return (
+    error instanceof RangeError ||
+    /out of memory|Cannot enlarge memory|allocation failed|Array buffer allocation|Memory\.grow/i.test(text)
+  )
 }

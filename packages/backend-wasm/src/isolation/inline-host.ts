@@ -80,7 +80,10 @@ class InlineEngineHandle implements EngineHandle {
     try {
       return { json: engine.exec(request) }
     } catch (error) {
-      if (error instanceof EngineCrashedError) await this.#replace(error.message)
+      if (!(error instanceof EngineCrashedError)) throw error
+      await this.#replace(error.message)
+      // Running out of memory is something the program did: a status, not a rejection.
+      if (error.memory) return { stop: { status: 'memory', message: `${error.message}; the engine was restarted` } }
       throw error
     } finally {
       this.#io = undefined
@@ -91,7 +94,10 @@ class InlineEngineHandle implements EngineHandle {
     const problem = (await this.#ready()).mount(name, source)
     if (problem === undefined) {
       // Remembered so a replacement engine gets the module too.
-      this.#request.options = { ...this.#request.options, modules: { ...this.#request.options.modules, [name]: source } }
+      this.#request.options = {
+        ...this.#request.options,
+        modules: { ...this.#request.options.modules, [name]: source },
+      }
     }
     return problem
   }
@@ -136,7 +142,8 @@ class InlineEngineHandle implements EngineHandle {
         value.then(undefined, () => {})
         return {
           ok: false,
-          message: 'returned a Promise; async host functions need isolation "worker" (inline calls must be synchronous)',
+          message:
+            'returned a Promise; async host functions need isolation "worker" (inline calls must be synchronous)',
         }
       }
       return { ok: true, json: hostResultJson(value) }

@@ -36,7 +36,7 @@ export interface ReplyValues {
 export type WorkerMessage =
   | { t: 'ready' }
   | { t: 'reply'; rid: number; ok: true; value: unknown }
-  | { t: 'reply'; rid: number; ok: false; error: string; crashed?: boolean }
+  | { t: 'reply'; rid: number; ok: false; error: string; crashed?: boolean; memory?: boolean }
   | { t: 'out'; rid: number; chunks: Array<[1 | 2, Uint8Array]> }
   | { t: 'host-call'; rid: number; call: number; slot: number; name: string; args: LuaValue[] }
   | { t: 'host-next'; call: number }

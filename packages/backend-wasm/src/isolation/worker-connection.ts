@@ -42,6 +42,7 @@ export class WorkerRequestError extends Error {
   constructor(
     message: string,
     readonly crashed: boolean,
+    readonly memory = false,
   ) {
     super(message)
   }
@@ -74,6 +75,10 @@ export class WorkerConnection {
   #nextRid = 1
   #nextSlot = 1
   #activeCall: number | undefined
+  /** Fails the start in progress (its worker is being terminated). */
+  #failStart: ((error: Error) => void) | undefined
+  /** The execution in flight, and how to cancel it. */
+  #running: { slot: number; cancel: () => void } | undefined
   #closed = false
 
   constructor(settings: ConnectionSettings, onEmpty: (connection: WorkerConnection) => void) {
@@ -121,6 +126,8 @@ export class WorkerConnection {
   /** Removes a VM's engine; the last one out stops the worker. */
   async detach(slot: Slot): Promise<void> {
     if (!this.#slots.delete(slot.id)) return
+    // Stopping a VM kills its running work, not its neighbours': cancel softly.
+    if (this.#running?.slot === slot.id) this.#running.cancel()
     if (this.#slots.size === 0) {
       this.#maybeEmpty()
       return
@@ -166,7 +173,12 @@ export class WorkerConnection {
               deliver(v.output)
               resolve({ json: v.json })
             },
-            reject,
+            reject: (error) => {
+              // An engine that died for lack of memory: a status, not a rejection.
+              if (error instanceof WorkerRequestError && error.memory) {
+                resolve({ stop: { status: 'memory', message: `${error.message}; the engine was restarted` } })
+              } else reject(error)
+            },
             onOutput: deliver,
             stop: (stop) => resolve({ stop }),
           })
@@ -174,7 +186,10 @@ export class WorkerConnection {
             this.#lose(generation, `${message} (VM ${slot.vmId})`, { status, message })
           timers.push(
             setTimeout(
-              hardStop('timeout', `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`),
+              hardStop(
+                'timeout',
+                `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
+              ),
               request.timeoutMs + this.#settings.graceMs,
             ),
           )
@@ -190,6 +205,7 @@ export class WorkerConnection {
             }
           }
           io.signal?.addEventListener('abort', onAbort, { once: true })
+          this.#running = { slot: slot.id, cancel: onAbort }
           try {
             this.#post({ t: 'exec', rid, slot: slot.id, request, sentAt: epochNow() })
           } catch (error) {
@@ -198,6 +214,7 @@ export class WorkerConnection {
           }
         })
       } finally {
+        this.#running = undefined
         for (const timer of timers) clearTimeout(timer)
         if (onAbort) io.signal?.removeEventListener('abort', onAbort)
         this.#writer?.setCancel(false)
@@ -211,6 +228,7 @@ export class WorkerConnection {
     this.#slots.clear()
     const worker = this.#worker
     this.#worker = undefined
+    this.#failStart?.(new Error('the worker pool was closed'))
     this.#failPending(new Error('the worker pool was closed'))
     await worker?.terminate()
   }
@@ -264,6 +282,9 @@ export class WorkerConnection {
       ready = resolve
       failed = reject
     })
+    // Terminating this worker (stop, close, hard kill) removes its event
+    // listeners, so whoever terminates it must fail this start explicitly.
+    this.#failStart = failed
     const worker = await platform.spawnWorker(
       workerUrl,
       { maxHeapMb },
@@ -296,10 +317,12 @@ export class WorkerConnection {
       }
       started = true
     } catch (error) {
+      if (this.#failStart === failed) this.#failStart = undefined
       if (this.#worker === worker) this.#worker = undefined
       await worker.terminate().catch(() => undefined)
       throw error
     }
+    if (this.#failStart === failed) this.#failStart = undefined
     this.#idle()
   }
 
@@ -312,7 +335,7 @@ export class WorkerConnection {
         if (msg.ok) pending.resolve(msg.value)
         else {
           if (msg.crashed && pending.slot !== undefined) this.#engineCrashed(pending.slot, msg.error)
-          pending.reject(new WorkerRequestError(msg.error, msg.crashed === true))
+          pending.reject(new WorkerRequestError(msg.error, msg.crashed === true, msg.memory === true))
         }
         this.#idle()
         return
@@ -370,7 +393,9 @@ export class WorkerConnection {
   }
 
   #onWorkerDied(error: Error): void {
-    const oom = /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(`${(error as { code?: string }).code ?? ''} ${error.message}`)
+    const oom = /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(
+      `${(error as { code?: string }).code ?? ''} ${error.message}`,
+    )
     const stop: HardStop = oom
       ? { status: 'memory', message: 'the worker ran out of memory and was restarted' }
       : { status: 'killed', message: `the worker died (${error.message}) and was restarted` }
@@ -426,6 +451,7 @@ export class WorkerConnection {
     this.#closed = true
     const worker = this.#worker
     this.#worker = undefined
+    this.#failStart?.(new Error('the worker was stopped'))
     this.#failPending(new Error('the worker was stopped'))
     void worker?.terminate()
     this.#onEmpty(this)

@@ -1,8 +1,6 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import { createFengariEngine } from '../engine/fengari-engine.js'
 import type { EngineHooks, EngineOptions, HostCallOutcome, LuaEngine } from '../engine/types.js'
 import { EngineCrashedError } from '../engine/types.js'
-import { createWasmoonEngine } from '../engine/wasmoon-engine.js'
 import { HostChannelReader } from './host-channel.js'
 import { epochNow, type InitMessage, type Request, type WorkerMessage } from './protocol.js'
 
@@ -21,6 +19,8 @@ interface Running {
   rid: number
   slot: number
   deadline: number
+  /** A host function was still pending at the deadline. */
+  hostTimedOut?: string
   chunks: Array<[1 | 2, Uint8Array]>
   bytes: number
   lastFlush: number
@@ -42,7 +42,10 @@ export function serveWorker(port: WorkerPort): void {
 
   const flush = (run: Running) => {
     if (run.chunks.length === 0) return
-    port.post({ t: 'out', rid: run.rid, chunks: run.chunks }, run.chunks.map(([, b]) => b.buffer as ArrayBuffer))
+    port.post(
+      { t: 'out', rid: run.rid, chunks: run.chunks },
+      run.chunks.map(([, b]) => b.buffer as ArrayBuffer),
+    )
     run.chunks = []
     run.bytes = 0
     run.lastFlush = performance.now()
@@ -65,7 +68,8 @@ export function serveWorker(port: WorkerPort): void {
       if (!channel) {
         return {
           ok: false,
-          message: 'host functions in a worker need SharedArrayBuffer (a cross-origin isolated page); use isolation "inline"',
+          message:
+            'host functions in a worker need SharedArrayBuffer (a cross-origin isolated page); use isolation "inline"',
         }
       }
       const call = ++callSeq
@@ -74,6 +78,7 @@ export function serveWorker(port: WorkerPort): void {
       const answer = channel.await(call, seen, run.deadline, epochNow, () => port.post({ t: 'host-next', call }))
       if (!answer) {
         port.post({ t: 'host-cancel', call })
+        run.hostTimedOut = name
         return { ok: false, message: 'the host did not answer before the deadline' }
       }
       return answer.error ? { ok: false, message: answer.payload } : { ok: true, json: answer.payload }
@@ -83,7 +88,12 @@ export function serveWorker(port: WorkerPort): void {
   const create = async (slot: number, options: EngineOptions): Promise<LuaEngine> => {
     if (!init) throw new Error('worker not initialised')
     const hooks = hooksFor(slot)
-    if (options.kind === 'fengari') return createFengariEngine(options, hooks)
+    // Loaded on first use: a worker hosting only wasm VMs never loads fengari.
+    if (options.kind === 'fengari') {
+      const { createFengariEngine } = await import('../engine/fengari-engine.js')
+      return createFengariEngine(options, hooks)
+    }
+    const { createWasmoonEngine } = await import('../engine/wasmoon-engine.js')
     return createWasmoonEngine(options, hooks, { module: init.module, locateFile: init.locateFile })
   }
 
@@ -118,7 +128,10 @@ export function serveWorker(port: WorkerPort): void {
         running = run
         try {
           const json = engine.exec({ ...req.request, timeoutMs })
-          return { json, output: run.chunks }
+          return {
+            json: run.hostTimedOut ? asTimeout(json, req.request.timeoutMs, run.hostTimedOut) : json,
+            output: run.chunks,
+          }
         } finally {
           running = undefined
         }
@@ -147,24 +160,44 @@ export function serveWorker(port: WorkerPort): void {
     }
     const req = msg as Request
     // One request at a time, in arrival order, even while one awaits (create).
-    queue = queue.then(() => handle(req)).then(
-      (value) => {
-        const out = (value as { output?: Array<[1 | 2, Uint8Array]> } | null)?.output
-        port.post({ t: 'reply', rid: req.rid, ok: true, value }, out?.map(([, b]) => b.buffer as ArrayBuffer))
-      },
-      (error: unknown) => {
-        const crashed = error instanceof EngineCrashedError
-        if (crashed) engines.delete((req as { slot: number }).slot)
-        port.post({
-          t: 'reply',
-          rid: req.rid,
-          ok: false,
-          error: error instanceof Error ? error.message : String(error),
-          crashed,
-        })
-      },
-    ).catch((error: unknown) => {
-      port.post({ t: 'reply', rid: req.rid, ok: false, error: `worker could not reply: ${String(error)}` })
-    })
+    queue = queue
+      .then(() => handle(req))
+      .then(
+        (value) => {
+          const out = (value as { output?: Array<[1 | 2, Uint8Array]> } | null)?.output
+          port.post(
+            { t: 'reply', rid: req.rid, ok: true, value },
+            out?.map(([, b]) => b.buffer as ArrayBuffer),
+          )
+        },
+        (error: unknown) => {
+          const crashed = error instanceof EngineCrashedError
+          if (crashed) engines.delete((req as { slot: number }).slot)
+          port.post({
+            t: 'reply',
+            rid: req.rid,
+            ok: false,
+            error: error instanceof Error ? error.message : String(error),
+            crashed,
+            memory: crashed && (error as EngineCrashedError).memory,
+          })
+        },
+      )
+      .catch((error: unknown) => {
+        port.post({ t: 'reply', rid: req.rid, ok: false, error: `worker could not reply: ${String(error)}` })
+      })
   })
+}
+
+/**
+ * The deadline passed while Lua waited for a host function. The waiting
+ * call raised an error; if that error ended the chunk, the run is reported
+ * as the timeout it was (the runtime's hook never got to fire).
+ */
+function asTimeout(json: string, timeoutMs: number, name: string): string {
+  const result = JSON.parse(json) as { status: string; error?: unknown }
+  if (result.status !== 'error') return json
+  result.status = 'timeout'
+  result.error = { message: `execution timed out after ${timeoutMs} ms waiting for host.${name}`, kind: 'runtime' }
+  return JSON.stringify(result)
 }

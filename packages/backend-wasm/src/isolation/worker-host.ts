@@ -1,6 +1,6 @@
 import type { EngineExecRequest } from '../engine/types.js'
-import type { Slot, WorkerConnection } from './worker-connection.js'
 import type { EngineHandle, ExecIO, ExecOutcome, PlacementStats } from './types.js'
+import type { Slot, WorkerConnection } from './worker-connection.js'
 
 /**
  * Worker isolation, seen from one VM: its engine lives in a worker thread

@@ -1,7 +1,7 @@
 import type { Platform, WasmSource } from '../platform/types.js'
+import type { EngineHandle, EngineRequest } from './types.js'
 import { type ConnectionSettings, WorkerConnection } from './worker-connection.js'
 import { WorkerEngineHandle } from './worker-host.js'
-import type { EngineHandle, EngineRequest } from './types.js'
 
 /** How a pool is sized and how its workers start. */
 export interface PoolSettings {

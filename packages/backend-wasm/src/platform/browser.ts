@@ -13,7 +13,10 @@ function defaultWasmUrl(): string {
 async function compile(url: string): Promise<WebAssembly.Module> {
   const response = await fetch(url, { credentials: 'same-origin' })
   if (!response.ok) throw new Error(`cannot load glue.wasm from ${url}: HTTP ${response.status}`)
-  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type') === 'application/wasm') {
+  if (
+    typeof WebAssembly.compileStreaming === 'function' &&
+    response.headers.get('content-type') === 'application/wasm'
+  ) {
     return WebAssembly.compileStreaming(response)
   }
   return WebAssembly.compile(await response.arrayBuffer())
@@ -21,7 +24,7 @@ async function compile(url: string): Promise<WebAssembly.Module> {
 
 function spawn(url: string | URL | undefined): Worker {
   // The literal form is what bundlers recognise and bundle as a worker chunk.
-  if (url === undefined) return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })
+  if (url === undefined) return new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' })
   return new Worker(url, { type: 'module' })
 }
 
@@ -29,7 +32,10 @@ function spawn(url: string | URL | undefined): Worker {
 export const browserPlatform: Platform = {
   name: 'browser',
   get sharedMemory() {
-    return typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true
+    return (
+      typeof SharedArrayBuffer === 'function' &&
+      (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true
+    )
   },
   cpus: typeof navigator === 'object' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 2,
 

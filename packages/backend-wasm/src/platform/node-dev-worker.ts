@@ -10,7 +10,7 @@ let pending: Promise<string> | undefined
  * is no built worker file and Node cannot start a worker from `.ts`, so the
  * worker entry is bundled once per process with esbuild, which the monorepo
  * has as a dev dependency. Published builds never take this path: their
- * worker is `dist/worker-node.js`.
+ * worker is `dist/node-worker.js`.
  */
 export function devWorkerScript(entry: URL): Promise<string> {
   pending ??= build(entry)

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { cachedModule } from '../module-cache.js'
@@ -21,9 +21,10 @@ function toPath(url: string | URL): string {
 
 /** The built worker next to this file, or (running from TypeScript sources) a bundle made on the fly. */
 async function workerScript(explicit: string | URL | undefined): Promise<URL | string> {
-  if (explicit !== undefined) return explicit instanceof URL || explicit.startsWith('file:') ? new URL(explicit) : explicit
-  if (import.meta.url.endsWith('.ts')) return devWorkerScript(new URL('../isolation/worker-entry.node.ts', import.meta.url))
-  return new URL('./worker-node.js', import.meta.url)
+  if (explicit !== undefined)
+    return explicit instanceof URL || explicit.startsWith('file:') ? new URL(explicit) : explicit
+  if (import.meta.url.endsWith('.ts')) return devWorkerScript(new URL('./node-worker.ts', import.meta.url))
+  return new URL('./node-worker.js', import.meta.url)
 }
 
 /** Node: worker_threads, glue.wasm read from node_modules, files through fs. */

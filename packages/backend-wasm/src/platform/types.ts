@@ -31,7 +31,11 @@ export interface Platform {
   /** What Emscripten may "locate" as glue.wasm in an engine's thread. */
   locateFile(): Promise<string>
   /** Starts a worker running this package's worker entry (or `url`). */
-  spawnWorker(url: string | URL | undefined, limits: { maxHeapMb?: number | undefined }, events: WorkerEvents): Promise<WorkerLike>
+  spawnWorker(
+    url: string | URL | undefined,
+    limits: { maxHeapMb?: number | undefined },
+    events: WorkerEvents,
+  ): Promise<WorkerLike>
   /** SharedArrayBuffer + Atomics.wait are usable (host functions and soft cancel in workers). */
   readonly sharedMemory: boolean
   /** Logical CPUs, for the default pool size. */

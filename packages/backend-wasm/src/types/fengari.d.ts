@@ -36,6 +36,7 @@ declare module 'fengari' {
     lua_pushnil(L: LuaState): void
     lua_pushnumber(L: LuaState, n: number): void
     lua_pushstring(L: LuaState, s: Uint8Array): Uint8Array
+    lua_pushvalue(L: LuaState, idx: number): void
     lua_rawgeti(L: LuaState, idx: number, n: number): number
     lua_rawset(L: LuaState, idx: number): void
     lua_rawseti(L: LuaState, idx: number, n: number): void

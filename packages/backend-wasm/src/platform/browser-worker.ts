@@ -1,6 +1,6 @@
-import { serveWorker } from './worker-entry.js'
+import { serveWorker } from '../isolation/worker-entry.js'
 
-// Web Worker entry (dist/browser/worker.js).
+// Web Worker entry (dist/browser/browser-worker.js).
 const scope = globalThis as unknown as {
   postMessage(message: unknown, transfer?: Transferable[]): void
   onmessage: ((event: MessageEvent) => void) | null

@@ -1,0 +1,164 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { extname, join, normalize, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { build } from 'vite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+// The wasm backend in real headless Chromium: the published browser build
+// (dist/browser) bundled by Vite into a tiny page, served from 127.0.0.1
+// with COOP/COEP so host functions can block across the worker boundary.
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const repo = resolve(here, '../..')
+const pkg = join(repo, 'packages/backend-wasm')
+const out = join(here, '.out')
+const site = join(out, 'site')
+const CHROMIUM = '/usr/bin/chromium'
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.map': 'application/json',
+}
+
+let server: Server
+let context: BrowserContext
+let page: Page
+let profile: string
+let baseUrl: string
+
+function serve(root: string): Promise<Server> {
+  const s = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
+      /^(\.\.[/\\])+/,
+      '',
+    )
+    const file = join(root, path === '/' ? 'index.html' : path)
+    try {
+      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error('not found')
+      res.writeHead(200, {
+        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      })
+      res.end(readFileSync(file))
+    } catch {
+      res.writeHead(404).end()
+    }
+  })
+  return new Promise((ok) => s.listen(0, '127.0.0.1', () => ok(s)))
+}
+
+type Result = { status: string; stdout: string; values: unknown[]; error?: { message: string } }
+const run = (kind: string, code: string, options: Record<string, unknown> = {}) =>
+  page.evaluate(
+    ([k, c, o]) => (window as unknown as { luavm: { run(...a: unknown[]): Promise<Result> } }).luavm.run(k, c, o),
+    [kind, code, options] as const,
+  )
+const ticks = () => page.evaluate(() => (window as unknown as { luavm: { ticks(): number } }).luavm.ticks())
+
+beforeAll(async () => {
+  // The test drives what users install: build the package, then bundle the page with Vite.
+  execFileSync('pnpm', ['--filter', '@bioxen-luavm/backend-wasm', 'build'], { cwd: repo, stdio: 'pipe' })
+  rmSync(site, { recursive: true, force: true })
+  mkdirSync(out, { recursive: true })
+  await build({
+    root: join(here, 'page'),
+    logLevel: 'warn',
+    configFile: false,
+    resolve: {
+      // Core from its sources (it is browser-safe); this package from its built browser bundle.
+      conditions: ['@bioxen-luavm/source', 'module', 'browser', 'production'],
+      alias: { '@bioxen-luavm/backend-wasm': join(pkg, 'dist/browser/index.js') },
+    },
+    build: { outDir: site, emptyOutDir: true, minify: false },
+  })
+  server = await serve(site)
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  profile = mkdtempSync(join(tmpdir(), 'luavm-chromium-'))
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  page = context.pages()[0] ?? (await context.newPage())
+  page.on('pageerror', (e) => console.error('page error:', e))
+  await page.goto(baseUrl)
+  await page.waitForFunction(() => (window as unknown as { luavmReady?: boolean }).luavmReady === true)
+}, 180_000)
+
+afterAll(async () => {
+  await context?.close()
+  await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()))
+  if (profile) rmSync(profile, { recursive: true, force: true })
+})
+
+describe('wasm backend in headless Chromium', () => {
+  it('runs Lua in a Web Worker and shows its output', async () => {
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true)
+    const r = await run('wasm-worker', 'print("hello from " .. _VERSION) return 6 * 7')
+    expect(r).toMatchObject({ status: 'ok', stdout: 'hello from Lua 5.4\n42\n', values: [42] })
+    expect(await page.locator('#out').textContent(), 'the page shows the output').toContain('hello from Lua 5.4')
+  })
+
+  it('a busy loop times out while the page keeps ticking, and the VM works afterwards', async () => {
+    await run('wasm-worker', 'kept = "yes"')
+    const before = await ticks()
+    const pending = run('wasm-worker', 'while true do end', { timeoutMs: 600 })
+    // The page answers while the worker spins: its timer keeps running.
+    await page.waitForFunction(
+      (t) => (window as unknown as { luavm: { ticks(): number } }).luavm.ticks() > t + 5,
+      before,
+    )
+    const r = await pending
+    expect(r.status).toBe('timeout')
+    expect((await run('wasm-worker', 'return kept')).values, 'a soft timeout keeps the state').toEqual(['yes'])
+  })
+
+  it('a long C call is stopped by terminating the worker; a second execute works', async () => {
+    const r = await run('wasm-worker', 'return string.find(("a"):rep(3e4), ".-.-.-.-b$")', { timeoutMs: 300 })
+    expect(r.status).toBe('timeout')
+    expect(r.error?.message).toMatch(/terminating its worker/)
+    const after = await run('wasm-worker', 'return 1 + 1, kept')
+    expect(after.values).toEqual([2, null])
+    const status = (await page.evaluate(() =>
+      (window as unknown as { luavm: { status(k: string): Promise<{ restarts: number }> } }).luavm.status(
+        'wasm-worker',
+      ),
+    )) as { restarts: number }
+    expect(status.restarts).toBe(1)
+  })
+
+  it('host functions (async) work across the worker boundary', async () => {
+    const r = await run('wasm-worker', 'return host.greet("browser")')
+    expect(r.values).toEqual(['hello, browser'])
+  })
+
+  it('inline isolation and the fengari backend work too', async () => {
+    expect((await run('wasm-inline', 'return _VERSION')).values).toEqual(['Lua 5.4'])
+    expect((await run('fengari-worker', 'return _VERSION, math.maxinteger')).values).toEqual(['Lua 5.3', 2147483647])
+  })
+
+  it('takes a screenshot for the docs', async () => {
+    mkdirSync(out, { recursive: true })
+    const file = join(out, 'wasm-browser.png')
+    await page.screenshot({ path: file, fullPage: true })
+    expect(statSync(file).size).toBeGreaterThan(1000)
+  })
+})
