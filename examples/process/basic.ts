@@ -4,8 +4,9 @@
 //
 // In your project: import { BackendRegistry } from '@bioxen-luavm/core'
 //                  import { processBackend } from '@bioxen-luavm/backend-process'
-import { BackendRegistry } from '../../packages/core/src/index.js'
+
 import { processBackend } from '../../packages/backend-process/src/index.js'
+import { BackendRegistry } from '../../packages/core/src/index.js'
 
 const registry = new BackendRegistry().register(processBackend)
 console.log('detected:', (await processBackend.detect()).version)
@@ -22,6 +23,9 @@ console.log(bad.status, bad.error?.message)
 
 // Deadlines are enforced: a busy loop is stopped by the runtime hook (state kept) ...
 await vm.execute('kept = "still here"')
-console.log((await vm.execute('while true do end', { timeoutMs: 200 })).status, (await vm.execute('return kept')).values)
+console.log(
+  (await vm.execute('while true do end', { timeoutMs: 200 })).status,
+  (await vm.execute('return kept')).values,
+)
 // ... and a blocking call by killing the whole process group (the sleep goes too).
 console.log((await vm.execute('os.execute("sleep 30")', { timeoutMs: 200 })).status)

@@ -1,8 +1,9 @@
 // Limits and isolation: memory (rlimit), output cap, sandbox, scrubbed environment.
 //
 //   node packages/backend-process/bench/run-ts.mjs examples/process/limits.ts
-import { BackendRegistry } from '../../packages/core/src/index.js'
+
 import { processBackend } from '../../packages/backend-process/src/index.js'
+import { BackendRegistry } from '../../packages/core/src/index.js'
 
 const registry = new BackendRegistry().register(processBackend)
 await using vm = await registry.create('process', 'limits', { luaExecutable: 'lua5.4', env: ['GREETING=hi'] })
@@ -18,5 +19,7 @@ const env = await vm.execute('return os.getenv("MY_SECRET_TOKEN"), os.getenv("GR
 console.log('environment:', env.values)
 
 await using sandboxed = await registry.create('process', 'sandboxed', { luaExecutable: 'lua5.4', sandbox: true })
-const sb = await sandboxed.execute('return type(os.execute), type(io.open), type(debug), math.sqrt(16)', { echoReturnValues: false })
+const sb = await sandboxed.execute('return type(os.execute), type(io.open), type(debug), math.sqrt(16)', {
+  echoReturnValues: false,
+})
 console.log('sandbox:', sb.values)

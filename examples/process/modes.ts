@@ -1,8 +1,9 @@
 // oneshot, persistent and pool modes side by side.
 //
 //   node packages/backend-process/bench/run-ts.mjs examples/process/modes.ts
-import { BackendRegistry } from '../../packages/core/src/index.js'
+
 import { processBackend } from '../../packages/backend-process/src/index.js'
+import { BackendRegistry } from '../../packages/core/src/index.js'
 
 const registry = new BackendRegistry().register(processBackend)
 const pidLua = 'local f = io.open("/proc/self/stat") local pid = f:read("*l"):match("^(%d+)") f:close()'

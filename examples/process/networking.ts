@@ -3,8 +3,8 @@
 //
 //   node packages/backend-process/bench/run-ts.mjs examples/process/networking.ts
 import { createServer } from 'node:net'
-import { BackendRegistry } from '../../packages/core/src/index.js'
 import { client, echoServer, p2pNode, processBackend } from '../../packages/backend-process/src/index.js'
+import { BackendRegistry } from '../../packages/core/src/index.js'
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -20,7 +20,10 @@ await using server = await registry.create('process', 'server', config)
 await using clients = await registry.create('process', 'clients', { ...config, mode: 'pool', poolSize: 2 })
 
 const port = await freePort()
-const serving = server.execute(echoServer(port, { maxClients: 2, durationMs: 10_000 }), { echoReturnValues: false, timeoutMs: 15_000 })
+const serving = server.execute(echoServer(port, { maxClients: 2, durationMs: 10_000 }), {
+  echoReturnValues: false,
+  timeoutMs: 15_000,
+})
 const replies = await Promise.all(
   ['hello', 'a "quoted" message'].map((m) =>
     clients.execute(client('127.0.0.1', port, m, { connectRetryMs: 3_000 }), { echoReturnValues: false }),
@@ -35,7 +38,13 @@ const ring = await Promise.all(
     await using node = await registry.create('process', `node${i}`, config)
     const next = ports[(i + 1) % 3] as number
     return await node.execute(
-      p2pNode({ nodeId: `node${i}`, localPort, peers: [{ host: '127.0.0.1', port: next }], durationMs: 1_500, intervalMs: 200 }),
+      p2pNode({
+        nodeId: `node${i}`,
+        localPort,
+        peers: [{ host: '127.0.0.1', port: next }],
+        durationMs: 1_500,
+        intervalMs: 200,
+      }),
       { echoReturnValues: false, timeoutMs: 10_000 },
     )
   }),

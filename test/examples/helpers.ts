@@ -1,0 +1,78 @@
+/**
+ * Runs the repository's examples the way a reader would: `node
+ * examples/run.mjs <entry> [args]` as a child process (argv, no shell), from
+ * the repository root, and collects its output.
+ */
+import { spawn } from 'node:child_process'
+import { readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** The repository root (examples/run.mjs resolves entries from here). */
+export const repoRoot = join(import.meta.dirname, '..', '..')
+
+/** What an example run produced. */
+export interface ExampleRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs `node examples/run.mjs <entry> ...args`. `env` is added to this
+ * process's environment. A run still going after `killAfterMs` is killed (a
+ * guard so a hung example fails the test instead of hanging it, not a
+ * timing assertion) and reported with its signal.
+ */
+export function runExample(
+  entry: string,
+  args: readonly string[] = [],
+  options: { env?: Record<string, string>; killAfterMs?: number } = {},
+): Promise<ExampleRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'examples', 'run.mjs'), entry, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (t: string) => {
+      stdout += t
+    })
+    child.stderr.setEncoding('utf8').on('data', (t: string) => {
+      stderr += t
+    })
+    const guard = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 90_000)
+    child.once('error', (error) => {
+      clearTimeout(guard)
+      reject(error)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(guard)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+/** A readable failure message: the exit status and both streams. */
+export function describeRun(run: ExampleRun): string {
+  return `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
+}
+
+/**
+ * Removes the worker bundles that backend-wasm wrote for this process.
+ * Running from TypeScript sources, backend-wasm bundles its worker into
+ * `$TMPDIR/bioxen-luavm-worker-<pid>-<time>.cjs` and deletes it on the
+ * process's `exit` event — which never fires when vitest ends its worker
+ * processes, so every test file that starts a wasm VM in-process would
+ * leave one behind. Call in `afterAll`, after every VM of the file stopped
+ * (vitest isolates modules per file, so the next file bundles afresh).
+ */
+export function removeDevWorkerBundles(): void {
+  const prefix = `bioxen-luavm-worker-${process.pid}-`
+  for (const name of readdirSync(tmpdir())) {
+    if (name.startsWith(prefix) && name.endsWith('.cjs')) rmSync(join(tmpdir(), name), { force: true })
+  }
+}
