@@ -27,12 +27,11 @@ import {
 import { type SshdHarness, startSshd } from '../harness/sshd.js'
 import { simConfig, startSim } from '../xapi-sim/fixture.js'
 import type { XapiSim } from '../xapi-sim/server.js'
-import { describeRun, removeDevWorkerBundles, repoRoot, runExample } from './helpers.js'
+import { describeRun, repoRoot, runExample } from './helpers.js'
 
 const dataDir = join(repoRoot, 'examples', 'bioxen-host', 'data')
 
 // Every BioVM of this file is stopped by its test (`await using`).
-afterAll(removeDevWorkerBundles)
 const organisms = ['syn3a', 'ecoli', 'minimal_cell'] as const
 
 // ---- an independent reading of the data (no code from the example) ----------

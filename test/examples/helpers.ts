@@ -4,8 +4,6 @@
  * the repository root, and collects its output.
  */
 import { spawn } from 'node:child_process'
-import { readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /** The repository root (examples/run.mjs resolves entries from here). */
@@ -59,20 +57,4 @@ export function runExample(
 /** A readable failure message: the exit status and both streams. */
 export function describeRun(run: ExampleRun): string {
   return `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
-}
-
-/**
- * Removes the worker bundles that backend-wasm wrote for this process.
- * Running from TypeScript sources, backend-wasm bundles its worker into
- * `$TMPDIR/bioxen-luavm-worker-<pid>-<time>.cjs` and deletes it on the
- * process's `exit` event — which never fires when vitest ends its worker
- * processes, so every test file that starts a wasm VM in-process would
- * leave one behind. Call in `afterAll`, after every VM of the file stopped
- * (vitest isolates modules per file, so the next file bundles afresh).
- */
-export function removeDevWorkerBundles(): void {
-  const prefix = `bioxen-luavm-worker-${process.pid}-`
-  for (const name of readdirSync(tmpdir())) {
-    if (name.startsWith(prefix) && name.endsWith('.cjs')) rmSync(join(tmpdir(), name), { force: true })
-  }
 }

@@ -12,13 +12,12 @@ import { type CliIO, runCli } from '@bioxen-luavm/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type HttpRunnerServer, startHttpRunnerServer } from '../../examples/plugin-http-runner/src/server.js'
 import { describeHttpRunner } from '../../examples/plugin-http-runner/test/suite.js'
-import { removeDevWorkerBundles, repoRoot } from './helpers.js'
+import { repoRoot } from './helpers.js'
 
 const pluginDir = join(repoRoot, 'examples', 'plugin-http-runner')
 const TOKEN = 'cli-token-81f0'
 
 // The runners (wasm VMs in this process) are closed by the suites' own afterAll hooks first.
-afterAll(removeDevWorkerBundles)
 
 describe('plugin-http-runner: its own suite', () => {
   describeHttpRunner()

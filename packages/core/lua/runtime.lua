@@ -1190,6 +1190,10 @@ local function exec_impl(vm, code, o, state)
       res = pack(xpcall(fn, handler))
     end
     local ok, e = res[1], res[2]
+    -- A long C call (a pathological pattern, a huge string.rep) runs with no
+    -- hook calls at all; if it ended past the deadline, the run still timed
+    -- out, even though no instruction was left to notice.
+    if not S.aborting and S.deadline and S.clock() > S.deadline then S.aborting = "timeout" end
     if ok and echo and res.n > 1 then
       ok, e = xpcall(function() vm.print(unpack(res, 2, res.n)) end, handler)
     end

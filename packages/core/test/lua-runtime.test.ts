@@ -393,6 +393,16 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
       expect(next.values).toEqual(['still here'])
     })
 
+    it('a single long C call that ends past the deadline is still a timeout', async () => {
+      // No instruction runs inside string.find, so no hook can fire; the check
+      // after the chunk returns must catch it. The pattern takes far longer
+      // than 1 ms of CPU on every interpreter.
+      const r = await run('return string.find(("a"):rep(160), ".-.-.-b")', { timeoutMs: 1 })
+      expect(r.status).toBe('timeout')
+      expect(r.values).toEqual([])
+      expect((await run('return 1', { echo: false })).values).toEqual([1])
+    })
+
     it('coroutines outlive the exec that created them, with or without deadlines', async () => {
       await run('gen = coroutine.wrap(function() local i = 0 while true do i = i + 1 coroutine.yield(i) end end)', {
         timeoutMs: 5000,

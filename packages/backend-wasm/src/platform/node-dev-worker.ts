@@ -1,23 +1,22 @@
-import { unlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-let pending: Promise<string> | undefined
+let pending: Promise<{ eval: string }> | undefined
 
 /**
  * Running from TypeScript sources (vitest, the monorepo's own tests) there
  * is no built worker file and Node cannot start a worker from `.ts`, so the
  * worker entry is bundled once per process with esbuild, which the monorepo
- * has as a dev dependency. Published builds never take this path: their
+ * has as a dev dependency, and started from memory (`eval`): no file is
+ * written, so nothing is left behind when a test runner ends its processes
+ * without exit handlers. Published builds never take this path: their
  * worker is `dist/node-worker.js`.
  */
-export function devWorkerScript(entry: URL): Promise<string> {
+export function devWorkerScript(entry: URL): Promise<{ eval: string }> {
   pending ??= build(entry)
   return pending
 }
 
-async function build(entry: URL): Promise<string> {
+async function build(entry: URL): Promise<{ eval: string }> {
   const name = 'esbuild'
   const esbuild = (await import(/* @vite-ignore */ name)) as typeof import('esbuild')
   const result = await esbuild.build({
@@ -32,14 +31,5 @@ async function build(entry: URL): Promise<string> {
   })
   const out = result.outputFiles[0]
   if (!out) throw new Error('esbuild produced no worker bundle')
-  const file = join(tmpdir(), `bioxen-luavm-worker-${process.pid}-${Date.now()}.cjs`)
-  writeFileSync(file, out.contents)
-  process.once('exit', () => {
-    try {
-      unlinkSync(file)
-    } catch {
-      // Already gone.
-    }
-  })
-  return file
+  return { eval: out.text }
 }

@@ -20,7 +20,7 @@ function toPath(url: string | URL): string {
 }
 
 /** The built worker next to this file, or (running from TypeScript sources) a bundle made on the fly. */
-async function workerScript(explicit: string | URL | undefined): Promise<URL | string> {
+async function workerScript(explicit: string | URL | undefined): Promise<URL | string | { eval: string }> {
   if (explicit !== undefined)
     return explicit instanceof URL || explicit.startsWith('file:') ? new URL(explicit) : explicit
   if (import.meta.url.endsWith('.ts')) return devWorkerScript(new URL('./node-worker.ts', import.meta.url))
@@ -45,9 +45,11 @@ export const nodePlatform: Platform = {
 
   async spawnWorker(url, limits, events: WorkerEvents): Promise<WorkerLike> {
     const script = await workerScript(url)
-    const worker = new Worker(script, {
-      ...(limits.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb } } : {}),
-    })
+    const resourceLimits = limits.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb } } : {}
+    const worker =
+      typeof script === 'object' && 'eval' in script
+        ? new Worker(script.eval, { eval: true, ...resourceLimits })
+        : new Worker(script, resourceLimits)
     worker.on('message', (data: unknown) => events.message(data))
     worker.on('error', (error: Error) => events.error(error))
     worker.on('exit', (code: number) => events.error(new Error(`the worker exited with code ${code}`)))
