@@ -108,9 +108,12 @@ export class XcpngVM extends BaseLuaVM {
       guest = await provisionQueue(cfg).run(run, signal)
     } catch (error) {
       if (signal.aborted && !isLuaVMError(error)) {
-        throw new ExecutionKilledError(`start of xcpng VM '${this.id}' was cancelled while waiting for a provisioning slot`, {
-          cause: error,
-        })
+        throw new ExecutionKilledError(
+          `start of xcpng VM '${this.id}' was cancelled while waiting for a provisioning slot`,
+          {
+            cause: error,
+          },
+        )
       }
       throw error
     }

@@ -30,7 +30,7 @@ chunk, Ctrl-D quits.
 Exit status without a terminal: 0 when every input ran, 1 when one raised a
 Lua error, 3 when one hit a limit.`,
     )
-    .action(async (flags: VMFlags, command: Command) => {
+    .action(async (_flags: VMFlags, command: Command) => {
       const { vm } = await openVM('repl', command, io)
       await using _vm = vm
       await using session = await vm.openSession({ chunkName: 'stdin' })
