@@ -1,7 +1,7 @@
 // Benchmarks of the process backend, every comparison measured in the same
 // run with interleaved rounds. Run from the repo root:
 //
-//   node packages/backend-process/bench/run-ts.mjs packages/backend-process/bench/process.bench.ts [--quick]
+//   node scripts/run-ts.mjs bench/process.bench.ts [--quick]
 //
 // Prints a markdown table. Targets (issue): persistent vs spawn-per-exec
 // >= 25x; oneshot vs bare spawn <= 1.3x; pool(2) vs single >= 1.7x
@@ -11,8 +11,8 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { processBackend } from '@bioxen-luavm/backend-process'
 import { BackendRegistry, type BaseLuaVM } from '@bioxen-luavm/core'
-import { processBackend } from '../src/index.js'
 
 const quick = process.argv.includes('--quick')
 const LUA = 'lua5.4'

@@ -3,9 +3,15 @@
  * resident memory per VM and per worker, and how far past the deadline the
  * hostile cases end. Numbers go into the package README.
  *
- *   node packages/backend-wasm/bench/run.mjs costs
+ *   node --expose-gc scripts/run-ts.mjs bench/wasm-costs.bench.ts
  */
-import { type CreateVMOptions, createFengariVM, createWasmVM, shutdownWorkers, type WasmLuaVM } from '../src/index.js'
+import {
+  type CreateVMOptions,
+  createFengariVM,
+  createWasmVM,
+  shutdownWorkers,
+  type WasmLuaVM,
+} from '@bioxen-luavm/backend-wasm'
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number

@@ -4,9 +4,9 @@
  * wasmoon 1.16.0's own doString crashes at call ~60 (ceifa/wasmoon#109);
  * here the Lua stack top must stay constant and the Lua heap flat.
  *
- *   node packages/backend-wasm/bench/run.mjs million [runs] [wasm|fengari]
+ *   node --expose-gc scripts/run-ts.mjs bench/wasm-million.bench.ts [runs] [wasm|fengari]
  */
-import { createFengariVM, createWasmVM } from '../src/index.js'
+import { createFengariVM, createWasmVM } from '@bioxen-luavm/backend-wasm'
 
 const runs = Number(process.argv[2] ?? 1_000_000)
 const type = process.argv[3] === 'fengari' ? 'fengari' : 'wasm'

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { BOOTSTRAP_LUA, DriverConnection } from '@bioxen-luavm/core'
-import { startSshd } from '../../../test/harness/sshd.js'
-import { SshConnection } from '../src/ssh/connection.js'
-import { HostKeyVerifier } from '../src/ssh/host-key.js'
-import { RemoteDriver } from '../src/ssh/remote-driver.js'
+import { SshConnection } from '../packages/backend-xcpng/src/ssh/connection.js'
+import { HostKeyVerifier } from '../packages/backend-xcpng/src/ssh/host-key.js'
+import { RemoteDriver } from '../packages/backend-xcpng/src/ssh/remote-driver.js'
+import { startSshd } from '../test/harness/sshd.js'
 
 type Exec = (code: string) => Promise<unknown>
 

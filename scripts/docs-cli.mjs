@@ -81,8 +81,9 @@ async function run(commandLine, home) {
     child.once('close', (code) => resolve(code))
   })
   clearTimeout(timer)
-  // The throwaway home reads as ~ so the page does not change from run to run.
-  return { output: output.split(home).join('~').replace(/\s+$/, ''), status }
+  // The throwaway home reads as ~ and the checkout as . so the page does not
+  // change from run to run or from machine to machine.
+  return { output: output.split(home).join('~').split(root).join('.').replace(/\s+$/, ''), status }
 }
 
 const text = readFileSync(docPath, 'utf8')

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs a TypeScript example straight from the sources of a fresh checkout:
+// Runs a TypeScript program (an example, a benchmark) straight from the
+// sources of a fresh checkout:
 // no build, no tsx (there is none here). esbuild — a root devDependency —
 // bundles the entry with the workspace's `@bioxen-luavm/source` condition
 // into a throwaway .mjs, which is then imported and deleted.
 //
-//   node examples/run.mjs examples/usage/basic-execution.ts [args...]
+//   node scripts/run-ts.mjs examples/usage/basic-execution.ts [args...]
+//   node --expose-gc scripts/run-ts.mjs bench/wasm.bench.ts
 //
-// Same idea as packages/backend-process/bench/run-ts.mjs, with two changes
-// so that every backend works from a bundle:
+// Two things make every backend work from a bundle:
 //
 // 1. Third-party packages (wasmoon, fengari, ssh2, effect, xmlrpc, …) are
 //    not bundled: each import is pointed at the file esbuild resolved, by
@@ -19,7 +20,7 @@
 //    (backend-wasm's worker script and glue.wasm, the BioXen host's data
 //    files) sees its real location instead of the temporary bundle's.
 //
-// The bundle is written under examples/.tmp/ (git-ignored), not the OS temp
+// The bundle is written under .tmp/run-ts/ (git-ignored), not the OS temp
 // directory, so that a bare `import('esbuild')` made at run time (backend-wasm
 // bundles its worker on the fly when running from sources) still resolves
 // from the repository's node_modules.
@@ -31,11 +32,11 @@ import { build } from 'esbuild'
 const here = dirname(fileURLToPath(import.meta.url))
 const entry = process.argv[2]
 if (!entry) {
-  console.error('usage: node examples/run.mjs <entry.ts> [args...]')
+  console.error('usage: node scripts/run-ts.mjs <entry.ts> [args...]')
   process.exit(2)
 }
 
-const tmpRoot = join(here, '.tmp')
+const tmpRoot = join(here, '..', '.tmp', 'run-ts')
 mkdirSync(tmpRoot, { recursive: true })
 const dir = mkdtempSync(join(tmpRoot, 'run-'))
 const outfile = join(dir, 'entry.mjs')

@@ -6,7 +6,7 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   node examples/run.mjs examples/bioxen-host/main.ts
+ *   node scripts/run-ts.mjs examples/bioxen-host/main.ts
  *
  * The `basic` rows need a Lua interpreter (`apt-get install lua5.4`);
  * without one they are skipped with the reason. The sequences are synthetic

@@ -1,6 +1,6 @@
 // The process backend in a few lines: run Lua with the native interpreter.
 //
-//   node packages/backend-process/bench/run-ts.mjs examples/process/basic.ts
+//   node scripts/run-ts.mjs examples/process/basic.ts
 //
 // In your project: import { BackendRegistry } from '@bioxen-luavm/core'
 //                  import { processBackend } from '@bioxen-luavm/backend-process'

@@ -1,6 +1,6 @@
 // Limits and isolation: memory (rlimit), output cap, sandbox, scrubbed environment.
 //
-//   node packages/backend-process/bench/run-ts.mjs examples/process/limits.ts
+//   node scripts/run-ts.mjs examples/process/limits.ts
 
 import { processBackend } from '../../packages/backend-process/src/index.js'
 import { BackendRegistry } from '../../packages/core/src/index.js'

@@ -1,6 +1,6 @@
 // oneshot, persistent and pool modes side by side.
 //
-//   node packages/backend-process/bench/run-ts.mjs examples/process/modes.ts
+//   node scripts/run-ts.mjs examples/process/modes.ts
 
 import { processBackend } from '../../packages/backend-process/src/index.js'
 import { BackendRegistry } from '../../packages/core/src/index.js'

@@ -1,7 +1,7 @@
 // LuaSocket templates: an echo server with two clients, and a 3-node p2p ring.
 // Needs Debian's lua-socket (apt-get install lua-socket).
 //
-//   node packages/backend-process/bench/run-ts.mjs examples/process/networking.ts
+//   node scripts/run-ts.mjs examples/process/networking.ts
 import { createServer } from 'node:net'
 import { client, echoServer, p2pNode, processBackend } from '../../packages/backend-process/src/index.js'
 import { BackendRegistry } from '../../packages/core/src/index.js'

@@ -1,6 +1,6 @@
 // An interactive REPL session: framed, no sleeps, no terminal noise.
 //
-//   node packages/backend-process/bench/run-ts.mjs examples/process/session.ts
+//   node scripts/run-ts.mjs examples/process/session.ts
 
 import { processBackend } from '../../packages/backend-process/src/index.js'
 import { BackendRegistry, VMManager } from '../../packages/core/src/index.js'

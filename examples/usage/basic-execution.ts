@@ -10,7 +10,7 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   node examples/run.mjs examples/usage/basic-execution.ts
+ *   node scripts/run-ts.mjs examples/usage/basic-execution.ts
  *
  * The `process` part runs when a Lua interpreter is installed
  * (`apt-get install lua5.4`); otherwise it says why and is skipped.

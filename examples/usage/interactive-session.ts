@@ -8,7 +8,7 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   node examples/run.mjs examples/usage/interactive-session.ts
+ *   node scripts/run-ts.mjs examples/usage/interactive-session.ts
  *
  * The managed part uses the native `process` backend when `lua5.4` is
  * installed, else `wasm`.

@@ -6,7 +6,7 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   node examples/run.mjs examples/usage/managed-vms.ts
+ *   node scripts/run-ts.mjs examples/usage/managed-vms.ts
  *
  * Uses the `wasm` backend, plus one native `process` VM when `lua5.4` is
  * installed.

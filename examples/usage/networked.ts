@@ -8,7 +8,7 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   node examples/run.mjs examples/usage/networked.ts
+ *   node scripts/run-ts.mjs examples/usage/networked.ts
  *
  * Needs a Lua interpreter and LuaSocket: `apt-get install lua5.4 lua-socket`.
  */

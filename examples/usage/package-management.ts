@@ -6,8 +6,8 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   node examples/run.mjs examples/usage/package-management.ts
- *   node examples/run.mjs examples/usage/package-management.ts /path/to/rock-server
+ *   node scripts/run-ts.mjs examples/usage/package-management.ts
+ *   node scripts/run-ts.mjs examples/usage/package-management.ts /path/to/rock-server
  *
  * With a rock server — a directory holding .rock files and a luarocks
  * manifest, e.g. one made with `luarocks-admin make_manifest` (see

@@ -6,7 +6,7 @@
  *
  * Run (from the repository root, no build needed):
  *
- *   XCPNG_PASSWORD=… node examples/run.mjs examples/usage/xcpng-execution.ts path/to/xcpng_config.json
+ *   XCPNG_PASSWORD=… node scripts/run-ts.mjs examples/usage/xcpng-execution.ts path/to/xcpng_config.json
  *
  * The config file is the original library's flat `xcpng_config.json`
  * (`xapi_url`, `username`, `template_name`, `ssh_user`, `ssh_key_path`, …)
@@ -25,7 +25,7 @@ import { BackendRegistry, ConfigManager, createLogger } from '@bioxen-luavm/core
 
 const [configPath, vmId = 'example'] = process.argv.slice(2)
 if (!configPath) {
-  console.error('usage: node examples/run.mjs examples/usage/xcpng-execution.ts <xcpng_config.json> [vm-id]')
+  console.error('usage: node scripts/run-ts.mjs examples/usage/xcpng-execution.ts <xcpng_config.json> [vm-id]')
   process.exit(2)
 }
 

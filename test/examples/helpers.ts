@@ -1,12 +1,12 @@
 /**
  * Runs the repository's examples the way a reader would: `node
- * examples/run.mjs <entry> [args]` as a child process (argv, no shell), from
+ * scripts/run-ts.mjs <entry> [args]` as a child process (argv, no shell), from
  * the repository root, and collects its output.
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 
-/** The repository root (examples/run.mjs resolves entries from here). */
+/** The repository root (scripts/run-ts.mjs resolves entries from here). */
 export const repoRoot = join(import.meta.dirname, '..', '..')
 
 /** What an example run produced. */
@@ -18,7 +18,7 @@ export interface ExampleRun {
 }
 
 /**
- * Runs `node examples/run.mjs <entry> ...args`. `env` is added to this
+ * Runs `node scripts/run-ts.mjs <entry> ...args`. `env` is added to this
  * process's environment. A run still going after `killAfterMs` is killed (a
  * guard so a hung example fails the test instead of hanging it, not a
  * timing assertion) and reported with its signal.
@@ -29,7 +29,7 @@ export function runExample(
   options: { env?: Record<string, string>; killAfterMs?: number } = {},
 ): Promise<ExampleRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'examples', 'run.mjs'), entry, ...args], {
+    const child = spawn(process.execPath, [join(repoRoot, 'scripts', 'run-ts.mjs'), entry, ...args], {
       cwd: repoRoot,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

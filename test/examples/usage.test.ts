@@ -1,6 +1,6 @@
 /**
  * Every usage example under examples/usage/ runs from source as a reader
- * would run it (`node examples/run.mjs …`), exits 0 and prints what it
+ * would run it (`node scripts/run-ts.mjs …`), exits 0 and prints what it
  * promises. The xcpng example runs against the XAPI simulator and a real
  * throwaway sshd; the package example installs from a rock server built by
  * the test.

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -49,11 +49,16 @@ describe.each(COMBOS)('$type / $isolation', (combo) => {
 
   it('runs files on Node, named after their path', async () => {
     const vm = await makeVM(combo)
-    const file = join(mkdtempSync(join(tmpdir(), 'luavm-')), 'script.lua')
-    writeFileSync(file, 'print("from a file")\nerror("bad")')
-    const r = await vm.executeFile(file)
-    expect(r.stdout).toBe('from a file\n')
-    expect(r.error?.message).toBe(`${file}:2: bad`)
+    const dir = mkdtempSync(join(tmpdir(), 'luavm-'))
+    try {
+      const file = join(dir, 'script.lua')
+      writeFileSync(file, 'print("from a file")\nerror("bad")')
+      const r = await vm.executeFile(file)
+      expect(r.stdout).toBe('from a file\n')
+      expect(r.error?.message).toBe(`${file}:2: bad`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('reports engine facts in getStatus', async () => {
