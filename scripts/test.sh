@@ -19,6 +19,7 @@ step() {
 step lint pnpm exec biome check .
 step typecheck pnpm exec tsc -p tsconfig.json --noEmit
 step "lua sources in sync" node scripts/embed-lua.mjs --check
+step "API reference builds from TSDoc (every export documented)" pnpm exec typedoc
 
 started_ms=$(node -p 'Date.now()')
 echo "── tests" >&2

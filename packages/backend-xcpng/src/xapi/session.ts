@@ -2,7 +2,7 @@ import { type Logger, silentLogger, XapiError } from '@bioxen-luavm/core'
 import { type CallOptions, XapiTransport, type XapiTransportOptions } from './client.js'
 import { str, type XapiParam } from './codec.js'
 
-/** Options of {@link XapiSession.open}. */
+/** Options of `XapiSession.open`. */
 export interface XapiSessionOptions extends XapiTransportOptions {
   username: string
   /** Kept in a private field; never logged, never part of an error. */
@@ -66,7 +66,7 @@ export class XapiSession {
 
   /**
    * Calls `method` with this session as first argument and resolves with
-   * the reply's Value. Rejects like {@link XapiTransport.call}.
+   * the reply's Value. Rejects like the transport's `call`.
    */
   async call(method: string, args: readonly XapiParam[] = [], options: CallOptions = {}): Promise<unknown> {
     let relogged = false
