@@ -7,7 +7,7 @@
 //   node bench/run.mjs wasm-cpu process only the named benchmarks
 //   node bench/run.mjs --print         print the report instead of writing RESULTS.md
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,7 +56,7 @@ if (only.length && chosen.length !== only.length) {
   process.exit(2)
 }
 
-const sections = []
+const sections = new Map()
 let failed = 0
 for (const b of chosen) {
   console.error(`── ${b.name}`)
@@ -73,16 +73,29 @@ for (const b of chosen) {
   )
   const seconds = ((Date.now() - started) / 1000).toFixed(0)
   if (r.status !== 0) {
-    if (b.optional && /Could not resolve|ENOENT|Cannot find/.test(r.stdout ?? '')) continue
     failed++
-    sections.push(`## ${b.title}\n\nFailed (exit ${r.status}) after ${seconds} s.\n`)
+    sections.set(b.title, `## ${b.title}\n\nFailed (exit ${r.status}) after ${seconds} s.\n`)
     continue
   }
   const body = b.text ? `\`\`\`text\n${r.stdout.trim()}\n\`\`\`` : r.stdout.trim()
-  sections.push(
+  sections.set(
+    b.title,
     `## ${b.title}\n\n\`node --expose-gc scripts/run-ts.mjs ${[b.file, ...(b.args ?? [])].join(' ')}\` (${seconds} s)\n\n${body}\n`,
   )
 }
+
+// A partial run replaces its own sections of the existing report and keeps the rest.
+const resultsPath = join(root, 'bench', 'RESULTS.md')
+const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : ''
+const body = benches
+  .map(
+    (b) =>
+      sections.get(b.title) ??
+      previous.match(new RegExp(`^## ${escape(b.title)}\\n[\\s\\S]*?(?=^## |^# Notes|(?![\\s\\S]))`, 'm'))?.[0],
+  )
+  .filter(Boolean)
+  .join('\n')
+const notes = readFileSync(join(root, 'bench', 'notes.md'), 'utf8')
 
 const report = `# Benchmark results
 
@@ -93,8 +106,13 @@ Node ${process.version}, load average ${loadavg()
 Every ratio compares two things measured in the same run. ✅/❌ mark the goals
 the issues set; where a goal is missed, the notes below say why.
 
-${sections.join('\n')}`
+${body}
+${notes}`
 if (print) process.stdout.write(report)
-else writeFileSync(join(root, 'bench', 'RESULTS.md'), `${report.trim()}\n`)
+else writeFileSync(resultsPath, `${report.trim()}\n`)
 console.error(print ? '' : 'wrote bench/RESULTS.md')
 process.exit(failed ? 1 : 0)
+
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

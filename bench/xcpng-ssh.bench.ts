@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { BOOTSTRAP_LUA, DriverConnection } from '@bioxen-luavm/core'
 import { SshConnection } from '../packages/backend-xcpng/src/ssh/connection.js'
 import { HostKeyVerifier } from '../packages/backend-xcpng/src/ssh/host-key.js'
@@ -87,6 +86,7 @@ export async function main(argv: string[]): Promise<void> {
     pipe?.close()
     conn?.close()
     await sshd.stop()
-    rmSync(new URL(import.meta.url), { force: true })
   }
 }
+
+await main(process.argv.slice(2))
