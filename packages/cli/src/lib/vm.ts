@@ -2,6 +2,7 @@ import type { BaseLuaVM, ConfigManager } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
 import { loadContext } from './context.js'
 import type { CliIO } from './io.js'
+import { progressLine } from './progress.js'
 
 /** Flags shared by commands that make a VM. */
 export interface VMFlags {
@@ -22,6 +23,7 @@ export async function openVM(
   const type = await registry.resolveType(flags.backend ?? config.defaultBackend)
   const schema = registry.get(type)?.configSchema
   const vm = await registry.create(type, id, schema ? config.backend(type, schema) : {}, {
+    autoStart: false,
     limits: {
       ...config.limits,
       ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }),
@@ -29,5 +31,25 @@ export async function openVM(
       ...(flags.maxOutput === undefined ? {} : { maxOutputBytes: flags.maxOutput }),
     },
   })
+  await startWithProgress(vm, io)
   return { vm, config }
+}
+
+/**
+ * Starts a VM; backends that provision (XCP-ng) report their steps, which a
+ * terminal shows as a progress line. A failed start leaves nothing behind.
+ */
+export async function startWithProgress(vm: BaseLuaVM, io: CliIO): Promise<void> {
+  const progress = progressLine(io)
+  const source = vm as { onProvisionProgress?: (l: (p: { step: string; progress?: number }) => void) => () => void }
+  const unsubscribe = source.onProvisionProgress?.((p) => progress.update(p.step, p.progress))
+  try {
+    await vm.start()
+  } catch (error) {
+    await vm.stop({ force: true }).catch(() => {})
+    throw error
+  } finally {
+    unsubscribe?.()
+    progress.done()
+  }
 }

@@ -5,9 +5,11 @@ import type { CliContext } from '../lib/context.js'
 import type { CliIO } from '../lib/io.js'
 import { table } from '../lib/table.js'
 import { ttyRepl } from '../lib/tty-repl.js'
+import { startWithProgress } from '../lib/vm.js'
+import { manageEnvironments } from './environments.js'
 import { loadProfiles, profilesFile, saveProfile, type VMProfile } from './profiles.js'
 
-type Action = 'repl' | 'create' | 'list' | 'stop' | 'install' | 'search' | 'save' | 'load' | 'quit'
+type Action = 'repl' | 'create' | 'list' | 'stop' | 'install' | 'search' | 'envs' | 'save' | 'load' | 'quit'
 
 /**
  * The interactive menu (a terminal and no subcommand): the original's
@@ -29,6 +31,7 @@ export async function runMenu(ctx: CliContext, io: CliIO): Promise<number> {
           { name: 'Stop a VM', value: 'stop', disabled: vms.size === 0 && '(no VMs yet)' },
           { name: 'Install a package into a VM', value: 'install', disabled: vms.size === 0 && '(no VMs yet)' },
           { name: 'Search the package catalog', value: 'search' },
+          { name: 'Manage environments', value: 'envs' },
           { name: 'Save a VM profile', value: 'save' },
           { name: 'Create a VM from a saved profile', value: 'load' },
           { name: 'Quit', value: 'quit' },
@@ -107,6 +110,9 @@ const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> 
         : 'no package matches\n',
     )
   },
+  async envs(s) {
+    await manageEnvironments(s.ctx, s.io)
+  },
   async save(s) {
     const { profile } = await chooseBackendConfig(s)
     const name = await input({
@@ -139,7 +145,9 @@ async function startVM(s: MenuState, profile: VMProfile): Promise<BaseLuaVM> {
   s.io.stdout(`starting ${profile.backend} VM '${id}'…\n`)
   const vm = await s.ctx.registry.create(profile.backend, id, profile.config, {
     limits: { ...s.ctx.config.limits, ...profile.limits },
+    autoStart: false,
   })
+  await startWithProgress(vm, s.io)
   s.vms.set(id, vm)
   s.io.stdout(`VM '${id}' is running ${vm.luaVersion}\n`)
   return vm
