@@ -1,3 +1,4 @@
+import { connectXapi } from '@bioxen-luavm/backend-xcpng'
 import type { BaseLuaVM, ConfigSchema, DetectedBackend } from '@bioxen-luavm/core'
 import { Catalog } from '@bioxen-luavm/core'
 import { confirm, input, select } from '@inquirer/prompts'
@@ -166,6 +167,7 @@ async function chooseBackendConfig(s: MenuState): Promise<{ profile: VMProfile }
   const d = detected.find((b) => b.type === backend) as DetectedBackend
   const schema = s.ctx.registry.get(backend)?.configSchema
   const config = schema ? await askConfig(s, backend, schema) : {}
+  if (backend === 'xcpng') await checkXapi(s, config)
   return { profile: { backend: d.type, config } }
 }
 
@@ -187,6 +189,14 @@ async function askConfig(s: MenuState, type: string, schema: ConfigSchema): Prom
     out[key] = await input({ message: `${key} — ${field.description}` })
   }
   return { ...known, ...out }
+}
+
+/** Logs in to XAPI and out again, so a wrong URL, certificate or password shows before provisioning starts. */
+async function checkXapi(s: MenuState, config: Record<string, unknown>): Promise<void> {
+  s.io.stdout('checking the XAPI connection…\n')
+  const session = await connectXapi(config)
+  await session.logout().catch(() => {})
+  s.io.stdout('XAPI: connected (TLS verified, logged in and out)\n')
 }
 
 async function pickVM(s: MenuState, message: string, allowNew: boolean): Promise<BaseLuaVM | undefined> {
