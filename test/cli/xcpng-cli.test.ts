@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { OWNER_KEY } from '@bioxen-luavm/backend-xcpng'
-import { type CliIO, runCli } from '@bioxen-luavm/cli'
+import { runCliInMemory } from '@bioxen-luavm/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { XapiSession } from '../../packages/backend-xcpng/src/xapi/session.js'
 import { SIM_PASSWORD, startSim } from '../xapi-sim/fixture.js'
@@ -20,23 +20,9 @@ let dir: string
 let configFile: string
 
 async function cli(...argv: string[]) {
-  let stdout = ''
-  let stderr = ''
-  const io: CliIO = {
-    stdout: (t) => {
-      stdout += t
-    },
-    stderr: (t) => {
-      stderr += t
-    },
-    readStdin: async () => '',
-    stdinLines: async function* () {},
-    isTTY: false,
-    env: { XDG_CONFIG_HOME: dir },
-  }
-  const code = await runCli(['--config', configFile, ...argv], io)
-  expect(stdout + stderr).not.toContain(SIM_PASSWORD)
-  return { code, stdout, stderr }
+  const r = await runCliInMemory(['--config', configFile, ...argv], { env: { XDG_CONFIG_HOME: dir } })
+  expect(r.stdout + r.stderr).not.toContain(SIM_PASSWORD)
+  return r
 }
 
 async function clone(name: string, owner?: unknown, running = false): Promise<string> {
@@ -134,17 +120,7 @@ describe('bioxen-luavm xcpng', () => {
       bad,
       JSON.stringify({ xapi_url: sim.url, username: 'root', password: 'wrong-pass-1', fingerprint: [sim.fingerprint] }),
     )
-    let stderr = ''
-    const code = await runCli(['--config', bad, 'xcpng', 'check'], {
-      stdout: () => {},
-      stderr: (t) => {
-        stderr += t
-      },
-      readStdin: async () => '',
-      stdinLines: async function* () {},
-      isTTY: false,
-      env: {},
-    })
+    const { code, stderr } = await runCliInMemory(['--config', bad, 'xcpng', 'check'])
     expect(code).not.toBe(0)
     expect(stderr).toMatch(/^error: .*SESSION_AUTHENTICATION_FAILED/m)
     expect(stderr).not.toContain('wrong-pass-1')

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { type CliIO, runCli } from '@bioxen-luavm/cli'
+import { runCliInMemory } from '@bioxen-luavm/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type HttpRunnerServer, startHttpRunnerServer } from '../../examples/plugin-http-runner/src/server.js'
 import { describeHttpRunner } from '../../examples/plugin-http-runner/test/suite.js'
@@ -23,25 +23,10 @@ describe('plugin-http-runner: its own suite', () => {
   describeHttpRunner()
 })
 
-/** Runs the CLI in-process with captured streams and only the given environment. */
-async function cli(argv: string[], env: Record<string, string>) {
-  let stdout = ''
-  let stderr = ''
-  const io: CliIO = {
-    stdout: (t) => {
-      stdout += t
-    },
-    stderr: (t) => {
-      stderr += t
-    },
-    readStdin: async () => '',
-    async *stdinLines() {},
-    isTTY: false,
-    // No config file or backend choice inherited from the machine running the tests.
-    env: { XDG_CONFIG_HOME: '/nonexistent-luavm-test', ...env },
-  }
-  const code = await runCli(argv, io)
-  return { code, stdout, stderr }
+/** Runs the CLI in-process with only the given environment. */
+function cli(argv: string[], env: Record<string, string>) {
+  // No config file or backend choice inherited from the machine running the tests.
+  return runCliInMemory(argv, { env: { XDG_CONFIG_HOME: '/nonexistent-luavm-test', ...env } })
 }
 
 /** Runs tsup (the repository's) in the plugin's folder, writing to `outDir`. */

@@ -1,6 +1,6 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type CliIO, runCli } from '@bioxen-luavm/cli'
+import { runCliInMemory } from '@bioxen-luavm/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRockRepository, type RockRepository } from '../harness/rock-repo.js'
 import { fixtureCatalogData, privateTmp, scratchDir } from './helpers.js'
@@ -13,24 +13,9 @@ let originalCwd: string
 let catalogFile: string
 let baseEnv: Record<string, string>
 
-/** Runs the CLI in-process with captured streams and a private data directory. */
-async function cli(argv: string[], env: Record<string, string> = {}) {
-  let stdout = ''
-  let stderr = ''
-  const io: CliIO = {
-    stdout: (t) => {
-      stdout += t
-    },
-    stderr: (t) => {
-      stderr += t
-    },
-    readStdin: async () => '',
-    async *stdinLines() {},
-    isTTY: false,
-    env: { ...baseEnv, ...env },
-  }
-  const code = await runCli(argv, io)
-  return { code, stdout, stderr }
+/** Runs the CLI in-process with a private data directory. */
+function cli(argv: string[], env: Record<string, string> = {}) {
+  return runCliInMemory(argv, { env: { ...baseEnv, ...env } })
 }
 
 beforeAll(async () => {

@@ -6,8 +6,8 @@
  */
 
 export { ExitCode, exitCodeFor } from './lib/exit-codes.js'
-export type { CliIO } from './lib/io.js'
+export type { CapturedRun, CliIO } from './lib/io.js'
 export { buildRegistry, builtinBackends, loadPlugin } from './lib/registry.js'
 export { createProgram } from './program.js'
-export { runCli } from './run-cli.js'
+export { runCli, runCliInMemory } from './run-cli.js'
 export { version } from './version.js'

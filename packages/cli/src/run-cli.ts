@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander'
 import { describeError } from './lib/errors.js'
 import { ExitCode } from './lib/exit-codes.js'
-import { type CliIO, processIO } from './lib/io.js'
+import { type CapturedRun, type CliIO, processIO, runCliCaptured } from './lib/io.js'
 import { createProgram } from './program.js'
 
 /**
@@ -25,4 +25,12 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
     io.stderr(`${line}\n${hint ? `${hint}\n` : ''}`)
     return code
   }
+}
+
+/** Runs the CLI in-process with in-memory streams (no terminal, only the given environment). */
+export function runCliInMemory(
+  argv: readonly string[],
+  options: { stdin?: string; env?: Record<string, string | undefined> } = {},
+): Promise<CapturedRun> {
+  return runCliCaptured(runCli, argv, options)
 }

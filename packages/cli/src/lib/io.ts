@@ -28,3 +28,43 @@ export function processIO(): CliIO {
     env: process.env,
   }
 }
+
+/** What {@link runCliCaptured} resolves with. */
+export interface CapturedRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs the CLI in-process with in-memory streams: `stdin` as given, no
+ * terminal, and exactly the environment passed (nothing inherited) — for
+ * embedding the CLI and for tests.
+ */
+export async function runCliCaptured(
+  run: (argv: readonly string[], io: CliIO) => Promise<number>,
+  argv: readonly string[],
+  options: { stdin?: string; env?: Record<string, string | undefined> } = {},
+): Promise<CapturedRun> {
+  let stdout = ''
+  let stderr = ''
+  const text = options.stdin ?? ''
+  const io: CliIO = {
+    stdout: (t) => {
+      stdout += t
+    },
+    stderr: (t) => {
+      stderr += t
+    },
+    readStdin: async () => text,
+    async *stdinLines() {
+      const lines = text.split(/\r?\n/)
+      if (lines.at(-1) === '') lines.pop()
+      yield* lines
+    },
+    isTTY: false,
+    env: options.env ?? {},
+  }
+  const code = await run(argv, io)
+  return { code, stdout, stderr }
+}
