@@ -1,15 +1,16 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import type { Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { extname, join, normalize, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { type Options as TsupOptions, build as tsup } from 'tsup'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import tsupConfig from '../../packages/backend-wasm/tsup.config.js'
+import { launchChromium, serveStatic } from './harness.js'
 
 // The playground example (examples/playground) built with its own Vite
 // config, served from 127.0.0.1 with COOP/COEP, and driven through its UI
@@ -20,41 +21,11 @@ const repo = resolve(here, '../..')
 const pkg = join(repo, 'packages/backend-wasm')
 const playground = join(repo, 'examples/playground')
 const screenshot = join(repo, 'docs/images/playground.png')
-const CHROMIUM = '/usr/bin/chromium'
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css',
-}
 
 let tmp: string
 let server: Server | undefined
 let context: BrowserContext | undefined
 let page: Page
-
-function serve(root: string): Promise<Server> {
-  const s = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
-      /^(\.\.[/\\])+/,
-      '',
-    )
-    const file = join(root, path === '/' ? 'index.html' : path)
-    try {
-      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error('not found')
-      res.writeHead(200, {
-        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-        'cross-origin-opener-policy': 'same-origin',
-        'cross-origin-embedder-policy': 'require-corp',
-      })
-      res.end(readFileSync(file))
-    } catch {
-      res.writeHead(404).end()
-    }
-  })
-  return new Promise((ok) => s.listen(0, '127.0.0.1', () => ok(s)))
-}
 
 /**
  * The package's browser build (its own tsup config), written to a private
@@ -137,23 +108,9 @@ beforeAll(async () => {
     },
     build: { outDir: site, emptyOutDir: true },
   })
-  server = await serve(site)
+  server = await serveStatic(site)
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
-  context = await chromium.launchPersistentContext(join(tmp, 'chromium'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1000, height: 700 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  context = await launchChromium(join(tmp, 'chromium'), { viewport: { width: 1000, height: 700 } })
   page = context.pages()[0] ?? (await context.newPage())
   page.on('pageerror', (e) => console.error('page error:', e))
   await page.goto(url)

@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { extname, join, normalize, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, serveStatic } from './harness.js'
 
 // The wasm backend in real headless Chromium: the published browser build
 // (dist/browser) bundled by Vite into a tiny page, served from 127.0.0.1
@@ -18,43 +19,12 @@ const repo = resolve(here, '../..')
 const pkg = join(repo, 'packages/backend-wasm')
 const out = join(here, '.out')
 const site = join(out, 'site')
-const CHROMIUM = '/usr/bin/chromium'
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css',
-  '.map': 'application/json',
-}
 
 let server: Server
 let context: BrowserContext
 let page: Page
 let profile: string
 let baseUrl: string
-
-function serve(root: string): Promise<Server> {
-  const s = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
-      /^(\.\.[/\\])+/,
-      '',
-    )
-    const file = join(root, path === '/' ? 'index.html' : path)
-    try {
-      if (!file.startsWith(root) || !statSync(file).isFile()) throw new Error('not found')
-      res.writeHead(200, {
-        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
-        'cross-origin-opener-policy': 'same-origin',
-        'cross-origin-embedder-policy': 'require-corp',
-      })
-      res.end(readFileSync(file))
-    } catch {
-      res.writeHead(404).end()
-    }
-  })
-  return new Promise((ok) => s.listen(0, '127.0.0.1', () => ok(s)))
-}
 
 type Result = { status: string; stdout: string; values: unknown[]; error?: { message: string } }
 const run = (kind: string, code: string, options: Record<string, unknown> = {}) =>
@@ -80,23 +50,10 @@ beforeAll(async () => {
     },
     build: { outDir: site, emptyOutDir: true, minify: false },
   })
-  server = await serve(site)
+  server = await serveStatic(site)
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
   profile = mkdtempSync(join(tmpdir(), 'luavm-chromium-'))
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  context = await launchChromium(profile)
   page = context.pages()[0] ?? (await context.newPage())
   page.on('pageerror', (e) => console.error('page error:', e))
   await page.goto(baseUrl)

@@ -34,6 +34,12 @@ export interface WasmBackendConfig {
   workerUrl?: string
   /** URL (browser) or path (Node) of glue.wasm; default: the copy shipped with the package. */
   wasmUrl?: string
+  /**
+   * Rock servers `installPackage` reads: URLs, or (Node) local directories
+   * and `file:` URLs, each holding a luarocks manifest. An install's own
+   * `servers` option replaces these.
+   */
+  servers?: string[]
 }
 
 /**
@@ -123,6 +129,16 @@ function schema(memoryDefault: number | undefined, memoryText: string): ConfigSc
     },
     workerUrl: { type: 'string', description: 'URL or path of the worker script (default: the bundled one)' },
     wasmUrl: { type: 'string', description: 'URL (browser) or path (Node) of glue.wasm (default: the bundled one)' },
+    servers: {
+      type: 'string[]',
+      description: 'rock servers for installPackage: URLs, or local directories (Node), with a luarocks manifest',
+      // The same variable the process backend reads: one offline rock server for every backend.
+      env: ['LUAVM_ROCK_SERVERS'],
+      check: (v) =>
+        Array.isArray(v) && v.some((s) => typeof s !== 'string' || /[\0\r\n]/.test(s))
+          ? 'each server must be a URL or a directory'
+          : undefined,
+    },
   })
 }
 

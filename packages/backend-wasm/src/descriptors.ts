@@ -3,12 +3,17 @@ import { fengariConfigSchema, type WasmBackendOptions, type WasmVMConfig, wasmCo
 import type { Platform } from './platform/types.js'
 import type { WasmVMKind } from './wasm-vm.js'
 
-/** What both backends can do (with the default worker isolation). */
+/**
+ * What both backends can do (with the default worker isolation). Packages:
+ * pure-Lua rocks, unpacked in memory and mounted into the VM; the sandbox
+ * cannot load C modules, so installers skip native rocks here.
+ */
 const COMMON: Omit<BackendCapabilities, 'memoryLimit'> = {
   sandboxed: true,
   persistentState: true,
   sessions: true,
-  packages: false,
+  packages: true,
+  packageKinds: Object.freeze(['pure'] as const),
   networking: false,
   hardTimeout: true,
   remote: false,

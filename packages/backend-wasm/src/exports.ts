@@ -12,4 +12,5 @@ export {
 export type { CreateVMOptions } from './create-vm.js'
 export { FENGARI_CAPABILITIES, WASM_CAPABILITIES } from './descriptors.js'
 export type { HostFunctions, StateLoss } from './isolation/types.js'
+export type { InstalledPackage, RockBytes, SandboxInstallOptions } from './packages/index.js'
 export type { WasmLuaVM } from './wasm-vm.js'

@@ -3,6 +3,8 @@ import {
   BackendUnavailableError,
   BaseLuaVM,
   type ExecResult,
+  type InstallOptions,
+  type InstallResult,
   InvalidArgumentError,
   type LuaValue,
   ProtocolError,
@@ -18,6 +20,7 @@ import { createInlineHandle } from './isolation/inline-host.js'
 import type { EngineHandle, EngineRequest, StateLoss } from './isolation/types.js'
 import { sharedPool } from './isolation/worker-pool.js'
 import { OutputCollector } from './output.js'
+import type { SandboxInstallOptions, SandboxPackages } from './packages/index.js'
 import type { Platform } from './platform/types.js'
 
 /** The runtime's result JSON (see runtime.lua). */
@@ -51,6 +54,8 @@ export class WasmLuaVM extends BaseLuaVM {
   #handle: EngineHandle | undefined
   #lastLoss: StateLoss | undefined
   #lossCount = 0
+  /** Packages installed since the engine started; created on the first install. */
+  #packages: Promise<SandboxPackages> | undefined
 
   constructor(init: VMInit<WasmVMConfig>, kind: WasmVMKind, platform: Platform) {
     super(init)
@@ -85,7 +90,42 @@ export class WasmLuaVM extends BaseLuaVM {
     if (problem !== undefined) throw new InvalidArgumentError(`cannot mount module '${name}': ${problem}`)
   }
 
+  /**
+   * Installs a pure-Lua rock: from the VM's `servers` (or `options.servers`),
+   * or from `options.rock` bytes. The rock and its dependencies are
+   * unpacked in memory and their modules mounted, so `require` finds them
+   * (and still does after a worker restart). Rocks with C code are refused
+   * with `PackageError`; a bad name or option is an `InvalidArgumentError`
+   * thrown before anything is read. See {@link SandboxInstallOptions}.
+   */
+  protected override async doInstallPackage(name: string, options: InstallOptions): Promise<InstallResult> {
+    this.#packages ??= this.#loadInstaller()
+    const packages = await this.#packages
+    return packages.install(name, options as SandboxInstallOptions)
+  }
+
+  // The installer (and its zip library) loads on the first install only.
+  async #loadInstaller(): Promise<SandboxPackages> {
+    const { SandboxPackages } = await import('./packages/index.js')
+    const platform = this.#platform
+    const readFile = platform.readBinaryFile?.bind(platform)
+    const baseUrl = (globalThis as { location?: { href?: string } }).location?.href
+    return new SandboxPackages({
+      vmId: this.id,
+      backend: this.type,
+      luaVersion: this.#kind.engine === 'wasmoon' ? '5.4' : '5.3',
+      servers: this.#config.servers ?? [],
+      access: {
+        ...(readFile ? { readFile } : {}),
+        ...(baseUrl ? { baseUrl } : {}),
+      },
+      mount: (module, source) => this.mount(module, source),
+    })
+  }
+
   protected async doStart(): Promise<void> {
+    // A fresh engine has only the configured modules: nothing installed.
+    this.#packages = undefined
     const config = this.#config
     const options: EngineOptions = {
       kind: this.#kind.engine,
@@ -129,6 +169,8 @@ export class WasmLuaVM extends BaseLuaVM {
   }
 
   protected async doStop(_options: StopOptions): Promise<void> {
+    // Running installs stop before their next read or mount.
+    void this.#packages?.then((p) => p.close()).catch(() => undefined)
     const handle = this.#handle
     this.#handle = undefined
     await handle?.close()
@@ -197,6 +239,7 @@ export class WasmLuaVM extends BaseLuaVM {
 
   protected override async statusDetails(): Promise<Record<string, unknown>> {
     const details: Record<string, unknown> = { engine: this.#kind.engine, isolation: this.isolation }
+    if (this.#packages) details.packages = (await this.#packages.catch(() => undefined))?.list() ?? {}
     if (this.#lastLoss) {
       details.stateLost = { count: this.#lossCount, ...this.#lastLoss }
     }

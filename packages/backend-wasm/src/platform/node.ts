@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -67,4 +67,22 @@ export const nodePlatform: Platform = {
   },
 
   readTextFile: (path: string) => readFile(path, 'utf8'),
+
+  async readBinaryFile(path, { signal, maxBytes }): Promise<Uint8Array | undefined> {
+    const file = toPath(path)
+    try {
+      // Checked before reading, so a huge file is never buffered.
+      const info = await stat(file)
+      if (!info.isFile()) return undefined
+      if (info.size > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes`)
+      const data = await readFile(file, signal ? { signal } : {})
+      if (data.length > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes`)
+      return new Uint8Array(data.buffer, data.byteOffset, data.length)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        return undefined
+      }
+      throw error
+    }
+  },
 }

@@ -42,4 +42,10 @@ export interface Platform {
   readonly cpus: number
   /** Reads a text file (Node only). */
   readTextFile?(path: string): Promise<string>
+  /**
+   * Reads a file (a path or a `file:` URL) into memory, refusing one larger
+   * than `maxBytes`; `undefined` when it does not exist. Node only: it is
+   * how package installs read local rock servers.
+   */
+  readBinaryFile?(path: string, options: { signal?: AbortSignal; maxBytes: number }): Promise<Uint8Array | undefined>
 }

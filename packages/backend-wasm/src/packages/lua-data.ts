@@ -1,0 +1,705 @@
+/**
+ * A reader for the data subset of Lua that luarocks manifests and
+ * rockspecs are written in: assignments (`name = ...`, `local name = ...`,
+ * `a.b = ...`) of expressions made of literals, table constructors, names
+ * assigned before, and Lua's operators (`..`, `==`, `and`/`or`, arithmetic:
+ * the `local v = "1.0"  version = v .. "-1"` and `x == "dev" and "master"
+ * or x` idioms of hand-written rockspecs).
+ *
+ * Manifests and rockspecs come from rock servers, i.e. from the network:
+ * they are parsed, never run — not in the user's VM, not anywhere. Without
+ * function calls, function definitions or loops nothing can have an effect
+ * or run long, so this is safe to evaluate on the host. Such code is
+ * refused with a message; luarocks writes manifests as plain tables, and
+ * pure-Lua rockspecs keep to the subset in practice (the rockspecs that
+ * define functions are those of C libraries with per-platform builds).
+ */
+
+/** A Lua value as read: tables become {@link LuaTable}s. */
+export type LuaData = string | number | boolean | LuaTable | undefined
+
+/** A Lua table: positional items (`{ "a", "b" }`, `[1] = ...`) and named fields. */
+export class LuaTable {
+  /** Items 1..n, at indexes 0..n-1. */
+  readonly items: LuaData[] = []
+  /** String (and non-sequence numeric) keys. */
+  readonly fields = new Map<string, LuaData>()
+
+  /** The value at `key` (a field name, or a 1-based index). */
+  get(key: string | number): LuaData {
+    if (typeof key === 'number' && Number.isInteger(key) && key >= 1 && key <= this.items.length) {
+      return this.items[key - 1]
+    }
+    return this.fields.get(String(key))
+  }
+
+  /** Stores `value` at `key` as Lua would (nil removes; `n + 1` extends the sequence). */
+  set(key: string | number, value: LuaData): void {
+    if (typeof key === 'number' && Number.isInteger(key) && key >= 1 && key <= this.items.length + 1) {
+      if (key === this.items.length + 1) {
+        if (value === undefined) return
+        this.items.push(value)
+        // `{ [2] = b, a }`: the 2 waiting in the fields joins the sequence.
+        for (let next = String(this.items.length + 1); this.fields.has(next); next = String(this.items.length + 1)) {
+          this.items.push(this.fields.get(next))
+          this.fields.delete(next)
+        }
+      } else {
+        this.items[key - 1] = value
+      }
+      return
+    }
+    if (value === undefined) this.fields.delete(String(key))
+    else this.fields.set(String(key), value)
+  }
+}
+
+/** Thrown for text outside the subset or malformed; the message says where. */
+export class LuaDataError extends Error {
+  override readonly name = 'LuaDataError'
+}
+
+const MAX_DEPTH = 200
+
+// Character codes used by the scanner.
+enum C {
+  Tab = 9,
+  LF = 10,
+  VT = 11,
+  FF = 12,
+  CR = 13,
+  Space = 32,
+  Quote = 34,
+  Apos = 39,
+  LParen = 40,
+  RParen = 41,
+  Comma = 44,
+  Minus = 45,
+  Dot = 46,
+  Zero = 48,
+  Nine = 57,
+  Semi = 59,
+  Eq = 61,
+  LBracket = 91,
+  Backslash = 92,
+  RBracket = 93,
+  LBrace = 123,
+  RBrace = 125,
+}
+
+/**
+ * Reads a chunk of assignments (`name = value`, `local name = value`,
+ * `a.b = value`) and returns the globals it assigned. `what` names the text
+ * in error messages (e.g. the manifest's URL).
+ */
+export function readLuaAssignments(text: string, what: string): Map<string, LuaData> {
+  return new Reader(text, what).chunk()
+}
+
+class Reader {
+  readonly #s: string
+  readonly #what: string
+  #i = 0
+  readonly #globals = new Map<string, LuaData>()
+  readonly #locals = new Map<string, LuaData>()
+
+  constructor(text: string, what: string) {
+    // A leading shebang line is legal in a Lua chunk.
+    this.#s = text.startsWith('#') ? text.replace(/^#[^\n]*/, '') : text
+    this.#what = what
+  }
+
+  chunk(): Map<string, LuaData> {
+    for (;;) {
+      this.#skip()
+      if (this.#i >= this.#s.length) return this.#globals
+      if (this.#peek(C.Semi)) {
+        this.#i++
+        continue
+      }
+      this.#statement()
+    }
+  }
+
+  #statement(): void {
+    const start = this.#i
+    const first = this.#name()
+    if (first === 'local') {
+      const names = [this.#localName()]
+      this.#skip()
+      while (this.#peek(C.Comma)) {
+        this.#i++
+        names.push(this.#localName())
+        this.#skip()
+      }
+      let values: LuaData[] = []
+      if (this.#peek(C.Eq) && !this.#peekAt(1, C.Eq)) {
+        this.#i++
+        values = this.#exprList()
+      }
+      for (const [k, n] of names.entries()) this.#locals.set(n, values[k])
+      return
+    }
+    if (KEYWORDS.has(first)) this.#fail(`'${first}' statements are not supported`, start)
+    // a, a.b.c or a["b"] as the target
+    const path: Array<string | number> = []
+    for (;;) {
+      this.#skip()
+      if (this.#peek(C.Dot) && !this.#peekAt(1, C.Dot)) {
+        this.#i++
+        path.push(this.#name())
+      } else if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
+        this.#i++
+        const key = this.#stored(this.#expr(0))
+        this.#expect(C.RBracket, ']')
+        if (typeof key !== 'string' && typeof key !== 'number') this.#fail('table keys must be strings or numbers')
+        path.push(key)
+      } else break
+    }
+    this.#skip()
+    if (!this.#peek(C.Eq) || this.#peekAt(1, C.Eq)) {
+      this.#fail(
+        this.#peek(C.LParen) || this.#peek(C.LBrace) || this.#peekQuote()
+          ? 'function calls are not supported (this file is read as data, never run)'
+          : "expected '='",
+      )
+    }
+    this.#i++
+    // `x = a, b`: Lua drops the extra values (they are still checked).
+    const [value] = this.#exprList()
+    if (path.length === 0) {
+      if (this.#locals.has(first)) this.#locals.set(first, value)
+      else if (value === undefined) this.#globals.delete(first)
+      else this.#globals.set(first, value)
+      return
+    }
+    let target = this.#lookup(first)
+    for (const key of path.slice(0, -1)) {
+      if (!(target instanceof LuaTable)) this.#fail(`cannot index a ${luaType(target)} value`, start)
+      target = target.get(key)
+    }
+    if (!(target instanceof LuaTable)) this.#fail(`cannot index a ${luaType(target)} value`, start)
+    target.set(path[path.length - 1] as string | number, value)
+  }
+
+  #localName(): string {
+    const start = this.#i
+    const name = this.#name()
+    if (KEYWORDS.has(name)) this.#fail(`'local ${name}' is not supported`, start)
+    return name
+  }
+
+  #exprList(): LuaData[] {
+    const values = [this.#stored(this.#expr(0))]
+    this.#skip()
+    while (this.#peek(C.Comma)) {
+      this.#i++
+      values.push(this.#stored(this.#expr(0)))
+      this.#skip()
+    }
+    return values
+  }
+
+  /** A value about to be stored (assigned, or a table key): a fault becomes the error Lua would raise. */
+  #stored(value: Val): LuaData {
+    if (value instanceof Fault) throw new LuaDataError(`${this.#what}:${value.line}: ${value.message}`)
+    return value
+  }
+
+  #fault(message: string): Fault {
+    return new Fault(message, this.#s.slice(0, this.#i).split('\n').length)
+  }
+
+  /**
+   * An expression, by Lua's operator precedence (`limit` is the priority of
+   * the operator on the left). Operands are evaluated eagerly — they cannot
+   * have side effects — and errors become {@link Fault}s, so `x and x.y`
+   * with a nil `x` is nil, as in Lua, rather than an error.
+   */
+  #expr(depth: number, limit = 0): Val {
+    if (depth > MAX_DEPTH) this.#fail('nested too deeply')
+    this.#skip()
+    let value: Val
+    const unary = this.#unaryOp()
+    if (unary) {
+      this.#i += unary.length
+      value = this.#unary(unary, this.#expr(depth + 1, UNARY_PRIORITY))
+    } else {
+      value = this.#simple(depth + 1)
+    }
+    for (;;) {
+      this.#skip()
+      const op = this.#binaryOp()
+      const priority = op ? BINARY[op] : undefined
+      if (!op || !priority || priority[0] <= limit) return value
+      this.#i += op.length
+      value = this.#binary(op, value, this.#expr(depth + 1, priority[1]))
+    }
+  }
+
+  #unaryOp(): string | undefined {
+    if (this.#peek(C.Minus)) return '-'
+    if (this.#s[this.#i] === '#') return '#'
+    if (this.#s.startsWith('not', this.#i) && !isNameChar(this.#s.charCodeAt(this.#i + 3))) return 'not'
+    if (this.#s[this.#i] === '~' && this.#s[this.#i + 1] !== '=') this.#fail('bitwise operators are not supported')
+    return undefined
+  }
+
+  #binaryOp(): string | undefined {
+    const s = this.#s
+    const i = this.#i
+    const two = s.slice(i, i + 2)
+    if (two === '..') return s[i + 2] === '.' ? undefined : '..'
+    if (two === '==' || two === '~=' || two === '<=' || two === '>=' || two === '//') return two
+    if (two === '<<' || two === '>>') this.#fail('bitwise operators are not supported')
+    const one = s[i] ?? ''
+    if ('+-*/%^<>'.includes(one) && one !== '') return one
+    if (one === '&' || one === '|' || one === '~') this.#fail('bitwise operators are not supported')
+    for (const word of ['and', 'or']) {
+      if (s.startsWith(word, i) && !isNameChar(s.charCodeAt(i + word.length))) return word
+    }
+    return undefined
+  }
+
+  #unary(op: string, v: Val): Val {
+    if (v instanceof Fault) return v
+    if (op === 'not') return !truthy(v)
+    if (op === '#') {
+      if (typeof v === 'string') return new TextEncoder().encode(v).length
+      if (v instanceof LuaTable) return v.items.length
+      return this.#fault(`attempt to get length of a ${luaType(v)} value`)
+    }
+    const n = toNumber(v)
+    return n === undefined ? this.#fault(`attempt to perform arithmetic on a ${luaType(v)} value`) : -n
+  }
+
+  #binary(op: string, a: Val, b: Val): Val {
+    // `and`/`or` pick an operand, so a fault in the other one does not matter.
+    if (op === 'and') return a instanceof Fault || !truthy(a) ? a : b
+    if (op === 'or') return a instanceof Fault || truthy(a) ? a : b
+    if (a instanceof Fault) return a
+    if (b instanceof Fault) return b
+    switch (op) {
+      case '==':
+        return a === b
+      case '~=':
+        return a !== b
+      case '<':
+      case '<=':
+      case '>':
+      case '>=': {
+        if (!((typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string'))) {
+          return this.#fault(`attempt to compare ${luaType(a)} with ${luaType(b)}`)
+        }
+        if (op === '<') return a < b
+        if (op === '<=') return a <= b
+        if (op === '>') return a > b
+        return a >= b
+      }
+      case '..': {
+        const x = concatText(a)
+        const y = concatText(b)
+        if (x === undefined || y === undefined) {
+          return this.#fault(`attempt to concatenate a ${luaType(x === undefined ? a : b)} value`)
+        }
+        return x + y
+      }
+    }
+    const x = toNumber(a)
+    const y = toNumber(b)
+    if (x === undefined || y === undefined) {
+      return this.#fault(`attempt to perform arithmetic on a ${luaType(x === undefined ? a : b)} value`)
+    }
+    switch (op) {
+      case '+':
+        return x + y
+      case '-':
+        return x - y
+      case '*':
+        return x * y
+      case '/':
+        return x / y
+      case '//':
+        return Math.floor(x / y)
+      case '%':
+        return x - Math.floor(x / y) * y
+      default:
+        return x ** y
+    }
+  }
+
+  /** Literals, table constructors, `( expr )` and names with `.x` / `[k]` suffixes. */
+  #simple(depth: number): Val {
+    this.#skip()
+    const code = this.#s.charCodeAt(this.#i)
+    if (code === C.Quote || code === C.Apos) return this.#quoted(code)
+    if (code === C.LBracket && this.#longBracketLevel() !== undefined) return this.#longString()
+    if (code === C.LBrace) return this.#table(depth + 1)
+    if ((code >= C.Zero && code <= C.Nine) || (code === C.Dot && isDigit(this.#s.charCodeAt(this.#i + 1)))) {
+      return this.#number()
+    }
+    let value: Val
+    if (code === C.LParen) {
+      this.#i++
+      value = this.#expr(depth + 1)
+      this.#expect(C.RParen, ')')
+    } else {
+      const start = this.#i
+      const name = this.#name()
+      if (name === 'nil') return undefined
+      if (name === 'true') return true
+      if (name === 'false') return false
+      if (name === 'function') this.#fail('functions are not supported (this file is read as data, never run)', start)
+      if (KEYWORDS.has(name)) this.#fail(`'${name}' is not supported here`, start)
+      value = this.#lookup(name)
+    }
+    for (;;) {
+      this.#skip()
+      let key: Val
+      if (this.#peek(C.Dot) && !this.#peekAt(1, C.Dot)) {
+        this.#i++
+        key = this.#name()
+      } else if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
+        this.#i++
+        key = this.#expr(depth + 1)
+        this.#expect(C.RBracket, ']')
+      } else if (this.#peek(C.LParen) || this.#peekQuote() || this.#peek(C.LBrace) || this.#peekColon()) {
+        this.#fail('function calls are not supported (this file is read as data, never run)')
+      } else {
+        return value
+      }
+      if (value instanceof Fault) continue
+      if (key instanceof Fault) value = key
+      else if (!(value instanceof LuaTable)) value = this.#fault(`attempt to index a ${luaType(value)} value`)
+      else value = typeof key === 'string' || typeof key === 'number' ? value.get(key) : undefined
+    }
+  }
+
+  #lookup(name: string): LuaData {
+    if (this.#locals.has(name)) return this.#locals.get(name)
+    // An unknown global is nil, as in Lua.
+    return this.#globals.get(name)
+  }
+
+  #table(depth: number): LuaTable | Fault {
+    if (depth > MAX_DEPTH) this.#fail('nested too deeply')
+    this.#i++ // {
+    const table = new LuaTable()
+    // The first fault is the table's value, but only once the whole constructor was read.
+    let fault: Fault | undefined
+    const set = (key: Val, value: Val) => {
+      if (fault) return
+      if (key instanceof Fault) fault = key
+      else if (value instanceof Fault) fault = value
+      else if (typeof key !== 'string' && typeof key !== 'number') {
+        fault = this.#fault('table keys must be strings or numbers here')
+      } else table.set(key, value)
+    }
+    let next = 1
+    for (;;) {
+      this.#skip()
+      if (this.#peek(C.RBrace)) {
+        this.#i++
+        return fault ?? table
+      }
+      if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
+        this.#i++
+        const key = this.#expr(depth + 1)
+        this.#expect(C.RBracket, ']')
+        this.#expect(C.Eq, '=')
+        set(key, this.#expr(depth + 1))
+      } else if (this.#atFieldName()) {
+        const key = this.#name()
+        this.#expect(C.Eq, '=')
+        set(key, this.#expr(depth + 1))
+      } else {
+        set(next++, this.#expr(depth + 1))
+      }
+      this.#skip()
+      if (this.#peek(C.Comma) || this.#peek(C.Semi)) this.#i++
+      else if (!this.#peek(C.RBrace)) this.#fail("expected ',' or '}' in a table")
+    }
+  }
+
+  /** `name =` (not `name ==`, not a bare name used as a value). */
+  #atFieldName(): boolean {
+    const m = /[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)/y
+    m.lastIndex = this.#i
+    return m.test(this.#s)
+  }
+
+  #name(): string {
+    this.#skip()
+    const m = /[A-Za-z_][A-Za-z0-9_]*/y
+    m.lastIndex = this.#i
+    const found = m.exec(this.#s)
+    if (!found) this.#fail('expected a name')
+    this.#i += found[0].length
+    return found[0]
+  }
+
+  #number(): number {
+    const m = /0[xX][0-9A-Fa-f]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y
+    m.lastIndex = this.#i
+    const found = m.exec(this.#s)
+    if (!found) this.#fail('malformed number')
+    this.#i += found[0].length
+    return Number(found[0])
+  }
+
+  #quoted(quote: number): string {
+    const s = this.#s
+    let i = this.#i + 1
+    let out = ''
+    for (;;) {
+      if (i >= s.length) this.#fail('unfinished string')
+      const c = s.charCodeAt(i)
+      if (c === quote) break
+      if (c === C.LF || c === C.CR) this.#fail('unfinished string')
+      if (c !== C.Backslash) {
+        out += s[i]
+        i++
+        continue
+      }
+      const e = s[i + 1]
+      i += 2
+      switch (e) {
+        case 'n':
+          out += '\n'
+          break
+        case 't':
+          out += '\t'
+          break
+        case 'r':
+          out += '\r'
+          break
+        case 'a':
+          out += '\x07'
+          break
+        case 'b':
+          out += '\b'
+          break
+        case 'f':
+          out += '\f'
+          break
+        case 'v':
+          out += '\v'
+          break
+        case '\\':
+        case '"':
+        case "'":
+          out += e
+          break
+        case '\n':
+        case '\r':
+          out += '\n'
+          if ((s[i] === '\n' || s[i] === '\r') && s[i] !== e) i++
+          break
+        case 'x': {
+          const hex = s.slice(i, i + 2)
+          if (!/^[0-9A-Fa-f]{2}$/.test(hex)) this.#fail('bad \\x escape')
+          out += String.fromCharCode(Number.parseInt(hex, 16))
+          i += 2
+          break
+        }
+        case 'z':
+          while (i < s.length && isSpace(s.charCodeAt(i))) i++
+          break
+        case 'u': {
+          const m = /^\{([0-9A-Fa-f]{1,8})\}/.exec(s.slice(i, i + 10))
+          if (!m?.[1]) this.#fail('bad \\u escape')
+          const cp = Number.parseInt(m[1], 16)
+          if (cp > 0x10ffff) this.#fail('bad \\u escape')
+          out += String.fromCodePoint(cp)
+          i += m[0].length
+          break
+        }
+        default: {
+          const m = /^[0-9]{1,3}/.exec(s.slice(i - 1, i + 2))
+          if (!m) this.#fail(`bad escape '\\${e ?? ''}'`)
+          const code = Number(m[0])
+          if (code > 255) this.#fail('bad decimal escape')
+          out += String.fromCharCode(code)
+          i += m[0].length - 1
+        }
+      }
+    }
+    this.#i = i + 1
+    return out
+  }
+
+  /** `[[`, `[=[` ...: the level (number of `=`), or undefined when not a long bracket here. */
+  #longBracketLevel(at = this.#i): number | undefined {
+    const m = /\[(=*)\[/y
+    m.lastIndex = at
+    const found = m.exec(this.#s)
+    return found ? (found[1] ?? '').length : undefined
+  }
+
+  #longString(): string {
+    const level = this.#longBracketLevel() ?? 0
+    const open = this.#i + level + 2
+    const close = `]${'='.repeat(level)}]`
+    const end = this.#s.indexOf(close, open)
+    if (end < 0) this.#fail('unfinished long string')
+    let text = this.#s.slice(open, end)
+    // Lua drops a newline right after the opening bracket.
+    if (text.startsWith('\r\n')) text = text.slice(2)
+    else if (text.startsWith('\n') || text.startsWith('\r')) text = text.slice(1)
+    this.#i = end + close.length
+    return text
+  }
+
+  /** Skips white space and comments. */
+  #skip(): void {
+    const s = this.#s
+    for (;;) {
+      while (this.#i < s.length && isSpace(s.charCodeAt(this.#i))) this.#i++
+      if (s.charCodeAt(this.#i) === C.Minus && s.charCodeAt(this.#i + 1) === C.Minus) {
+        const level = this.#longBracketLevel(this.#i + 2)
+        if (level !== undefined) {
+          const close = `]${'='.repeat(level)}]`
+          const end = s.indexOf(close, this.#i + 4 + level)
+          if (end < 0) this.#fail('unfinished long comment')
+          this.#i = end + close.length
+        } else {
+          const end = s.indexOf('\n', this.#i)
+          this.#i = end < 0 ? s.length : end + 1
+        }
+        continue
+      }
+      return
+    }
+  }
+
+  #peek(code: number): boolean {
+    return this.#s.charCodeAt(this.#i) === code
+  }
+
+  #peekAt(offset: number, code: number): boolean {
+    return this.#s.charCodeAt(this.#i + offset) === code
+  }
+
+  #peekQuote(): boolean {
+    return this.#peek(C.Quote) || this.#peek(C.Apos)
+  }
+
+  #peekColon(): boolean {
+    return this.#s[this.#i] === ':'
+  }
+
+  #expect(code: number, text: string): void {
+    this.#skip()
+    if (!this.#peek(code)) this.#fail(`expected '${text}'`)
+    this.#i++
+  }
+
+  #fail(message: string, at = this.#i): never {
+    const line = this.#s.slice(0, at).split('\n').length
+    throw new LuaDataError(`${this.#what}:${line}: ${message}`)
+  }
+}
+
+const KEYWORDS = new Set([
+  'and',
+  'break',
+  'do',
+  'else',
+  'elseif',
+  'end',
+  'for',
+  'function',
+  'goto',
+  'if',
+  'in',
+  'not',
+  'or',
+  'repeat',
+  'return',
+  'then',
+  'until',
+  'while',
+])
+
+/** Why an expression has no value (what Lua would raise), kept until the value is used. */
+class Fault {
+  constructor(
+    readonly message: string,
+    readonly line: number,
+  ) {}
+}
+
+/** A value while an expression is evaluated. */
+type Val = LuaData | Fault
+
+const UNARY_PRIORITY = 12
+// Lua 5.4's [left, right] priorities (lparser.c); bitwise operators are refused.
+const BINARY: Readonly<Record<string, readonly [number, number]>> = {
+  or: [1, 1],
+  and: [2, 2],
+  '<': [3, 3],
+  '>': [3, 3],
+  '<=': [3, 3],
+  '>=': [3, 3],
+  '~=': [3, 3],
+  '==': [3, 3],
+  '..': [9, 8],
+  '+': [10, 10],
+  '-': [10, 10],
+  '*': [11, 11],
+  '/': [11, 11],
+  '//': [11, 11],
+  '%': [11, 11],
+  '^': [14, 13],
+}
+
+function truthy(value: LuaData): boolean {
+  return value !== undefined && value !== false
+}
+
+// Lua 5.3+ would print an integral float as "1.0"; the reader does not track
+// integer vs float, and versions are written as strings anyway.
+function concatText(value: LuaData): string | undefined {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number') return String(value)
+  return undefined
+}
+
+// Strings that read as numbers take part in arithmetic, as in Lua.
+function toNumber(value: LuaData): number | undefined {
+  if (typeof value === 'number') return value
+  if (typeof value === 'string' && /^\s*(0[xX][0-9A-Fa-f]+|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)\s*$/.test(value)) {
+    return Number(value.trim())
+  }
+  return undefined
+}
+
+function isNameChar(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95
+}
+
+function isSpace(code: number): boolean {
+  return code === C.Space || code === C.Tab || code === C.LF || code === C.CR || code === C.VT || code === C.FF
+}
+
+function isDigit(code: number): boolean {
+  return code >= C.Zero && code <= C.Nine
+}
+
+function luaType(value: Val): string {
+  if (value === undefined) return 'nil'
+  if (value instanceof LuaTable) return 'table'
+  return typeof value
+}
+
+/** The table at `key` of `table`, or undefined when it is absent or not a table. */
+export function tableAt(table: LuaTable | Map<string, LuaData> | undefined, key: string): LuaTable | undefined {
+  const v = table?.get(key)
+  return v instanceof LuaTable ? v : undefined
+}
+
+/** The string at `key` of `table`, or undefined when it is absent or not a string. */
+export function stringAt(table: LuaTable | Map<string, LuaData> | undefined, key: string): string | undefined {
+  const v = table?.get(key)
+  return typeof v === 'string' ? v : undefined
+}
