@@ -138,7 +138,12 @@ while true do
     end
     local kv = parse_kv(head)
     local id = tonumber(kv.id)
-    if not id or id ~= id or id % 1 ~= 0 then fatal("exec frame without a valid id") end
+    -- The host sends safe integers only (|id| <= 2^53 - 1). Anything else
+    -- (1e300, 2^63) means a corrupt stream, and would also make the "%d" of
+    -- the reply raise after the chunk ran.
+    if not id or id ~= id or id % 1 ~= 0 or id > 9007199254740991 or id < -9007199254740991 then
+      fatal("exec frame without a valid id")
+    end
     local ok, res = pcall(vm.exec, vm, code, {
       chunkname = kv.chunk,
       echo = kv.echo ~= "0",

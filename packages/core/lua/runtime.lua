@@ -257,14 +257,44 @@ local function wrapped_xpcall(f, h, ...)
   return repack(xpcall(function() return f(unpack(args, 1, args.n)) end, hh))
 end
 
-local function wrapped_create(f)
-  local co = co_create(f)
+-- A builtin the runtime wraps must fail as if the user had called it
+-- directly: at the user's line, under its public name. Called straight from
+-- the wrapper, the builtin's argument error would carry the wrapper's
+-- position (a runtime line, under a chunk name that differs per backend:
+-- "luavm-driver:262: bad argument #1 to 'co_create'"). So the wrapper runs
+-- the builtin under pcall (its caller is then C, and its message has no
+-- position) and raises the error again from the user's frame (`level`
+-- counts from rethrow: 3 is the caller of the function calling rethrow).
+-- No Lua code runs inside these builtins, so the pcall cannot swallow a
+-- deadline abort.
+local function rethrow(name, e, level)
+  -- An allocation failure must reach the run as it is, so the run ends with
+  -- status "memory" (a position prefix would make it an ordinary error).
+  if type(e) == "string" and sfind(e, "not enough memory", 1, true) then error(e, 0) end
+  if type(e) == "string" then
+    e = sgsub(e, "^bad argument #(%d+) to '[^']*'", "bad argument #%1 to '" .. name .. "'", 1)
+  end
+  error(e, level or 3)
+end
+
+-- For create and wrap: rethrow, checked_create, the wrapper, then the user (4).
+local function checked_create(name, f)
+  local ok, co = pcall(co_create, f)
+  if not ok then rethrow(name, co, 4) end
   arm(co)
   return co
 end
 
+local function wrapped_create(f)
+  return (checked_create("create", f))
+end
+
 local function wrapped_resume(co, ...)
-  if type(co) == "thread" then arm(co) end
+  if type(co) ~= "thread" then
+    local _, e = pcall(co_resume, co)
+    rethrow("resume", e)
+  end
+  arm(co)
   return repack(co_resume(co, ...))
 end
 
@@ -274,7 +304,7 @@ local function wrap_ret(ok, ...)
 end
 
 local function wrapped_wrap(f)
-  local co = wrapped_create(f)
+  local co = checked_create("wrap", f)
   return function(...)
     return wrap_ret(wrapped_resume(co, ...))
   end
@@ -570,7 +600,9 @@ local function make_write(vm, stream)
       if tv == "number" then
         parts[i] = (math_type and math_type(v) == "integer") and sformat("%d", v) or sformat("%.14g", v)
       elseif tv ~= "string" then
-        error(sformat("bad argument #%d to 'write' (string expected, got %s)", i, tv), 2)
+        -- Level 3: this function is called by a file's write method, which
+        -- io.write tail-calls; the user's call is the frame above that.
+        error(sformat("bad argument #%d to 'write' (string expected, got %s)", i, tv), 3)
       end
     end
     out_write(vm, stream, concat(parts, "", 1, n))
@@ -860,7 +892,9 @@ local function sandbox_setmetatable(t, mt)
   if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
     error("__gc metamethods are not allowed in the sandbox", 2)
   end
-  return setmetatable(t, mt)
+  local ok, r = pcall(setmetatable, t, mt)
+  if not ok then rethrow("setmetatable", r) end
+  return r
 end
 
 local BASE_NAMES = {

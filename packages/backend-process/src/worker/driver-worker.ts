@@ -166,6 +166,16 @@ export class DriverWorker {
     return this.#exit !== undefined || this.#connection?.dead === true
   }
 
+  /**
+   * True once a kill was ordered but the process has not exited yet. A
+   * cancel that lands after the chunk's reply was written still kills the
+   * process; until its exit is seen it is not `dead`, and must not be given
+   * the next execution (which would die of the earlier cancel).
+   */
+  get dying(): boolean {
+    return this.#killedFor !== undefined && this.#exit === undefined
+  }
+
   /** True while an execution runs. */
   get busy(): boolean {
     return this.#busy

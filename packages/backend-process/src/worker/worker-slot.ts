@@ -83,6 +83,9 @@ export class WorkerSlot {
   ensure(): Promise<DriverWorker> {
     if (this.#stopped) return Promise.reject(new VMStateError('the worker slot was stopped'))
     const w = this.#worker
+    // A worker being killed is as good as gone: wait for its end (its death
+    // starts the replacement), then hand out the replacement.
+    if (w?.dying) return w.exited.then(() => this.ensure())
     if (w && !w.dead) return Promise.resolve(w)
     this.#starting ??= this.#startNext().finally(() => {
       this.#starting = undefined
@@ -105,6 +108,13 @@ export class WorkerSlot {
       }
       const worker = await this.ensure()
       const gen = this.#generation
+      // ensure() may have waited for a dying worker's replacement: a session's state did not survive it.
+      if (generation !== undefined && gen !== generation) {
+        throw new InteractiveSessionError(
+          'the Lua process of this session ended (its state is gone); open a new session',
+          { details: { generation, current: gen } },
+        )
+      }
       const outcome = await worker.exec(code, opts)
       return { outcome, generation: gen }
     }, opts.signal)
