@@ -228,7 +228,7 @@ describe('cleanup', () => {
 
   it('a host that exits without stopping its VMs leaves nothing running (exit hook)', async () => {
     const marker = uniqueSleep()
-    const runner = resolve(__dirname, '../bench/run-ts.mjs')
+    const runner = resolve(__dirname, '../../../scripts/run-ts.mjs')
     const fixture = resolve(__dirname, 'fixtures/exit-without-stop.ts')
     const stdout = await new Promise<string>((done, fail) => {
       execFile(process.execPath, [runner, fixture, marker], { timeout: 30_000 }, (error, out, err) =>
