@@ -216,14 +216,23 @@ export function strMap(value: unknown, what = 'value'): Record<string, string> {
     throw new XapiError('PROTOCOL_ERROR', [`${what} is not a map`])
   }
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = String(v)
+  for (const [k, v] of Object.entries(value)) out[k] = scalar(v, `${what}.${k}`)
   return out
 }
 
 /** Reads an XAPI `string set`. */
 export function strList(value: unknown, what = 'value'): string[] {
   if (!Array.isArray(value)) throw new XapiError('PROTOCOL_ERROR', [`${what} is not a list`])
-  return value.map((v) => String(v))
+  return value.map((v, i) => scalar(v, `${what}[${i}]`))
+}
+
+// Members of XAPI maps and sets are strings (numbers and booleans read as
+// their text). Anything else is a malformed reply — and String() of a
+// hostile struct (a member named toString) would throw a TypeError.
+function scalar(value: unknown, what: string): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  throw new XapiError('PROTOCOL_ERROR', [`${what} is not a string`])
 }
 
 /** The null reference XAPI uses for "no object". */
