@@ -91,7 +91,7 @@ const body = benches
   .map(
     (b) =>
       sections.get(b.title) ??
-      previous.match(new RegExp(`^## ${escape(b.title)}\\n[\\s\\S]*?(?=^## |^# Notes|(?![\\s\\S]))`, 'm'))?.[0],
+      previous.match(new RegExp(`^## ${escapeRegExp(b.title)}\\n[\\s\\S]*?(?=^## |^# Notes|(?![\\s\\S]))`, 'm'))?.[0],
   )
   .filter(Boolean)
   .join('\n')
@@ -113,6 +113,6 @@ else writeFileSync(resultsPath, `${report.trim()}\n`)
 console.error(print ? '' : 'wrote bench/RESULTS.md')
 process.exit(failed ? 1 : 0)
 
-function escape(text) {
+function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

@@ -29,7 +29,7 @@ export function processIO(): CliIO {
   }
 }
 
-/** What {@link runCliCaptured} resolves with. */
+/** What `runCliInMemory` resolves with. */
 export interface CapturedRun {
   code: number
   stdout: string
