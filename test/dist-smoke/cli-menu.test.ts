@@ -6,7 +6,8 @@ import { root } from './packages.js'
 import { Terminal } from './tmux.js'
 
 // The interactive menu in a real terminal: choose wasm, run a chunk, define
-// a function across lines, cancel a runaway loop with Ctrl-C, quit.
+// a function across lines, cancel a runaway loop with Ctrl-C, detach while a
+// chunk runs and attach again (state and output kept), quit.
 describe('interactive menu under tmux', () => {
   let home: string
   let term: Terminal
@@ -44,8 +45,27 @@ describe('interactive menu under tmux', () => {
     term.line('print("still " .. "alive")')
     await term.waitFor(/still alive$/m) // the typed-ahead line may run right after a prompt
 
+    // Detach (Ctrl-]) while a chunk prints ticks; it runs on meanwhile.
+    term.line('for i = 1, 60 do local t = os.clock() while os.clock() - t < 0.2 do end print("tick " .. i) end')
+    await term.waitFor(/^tick 1$/m)
+    term.send('C-]')
+    await term.waitFor(/detached from VM 'wasm-1'[\s\S]*What do you want to do\?/)
+    term.send('Down', 'Down', 'Down', 'Enter') // List VMs
+    await term.waitFor(/wasm-1\s+wasm\s+running\s+Lua 5\.4\s+\d+\s+detached, running/)
+    await new Promise((r) => setTimeout(r, 1500)) // let the chunk print while no one is attached
+
+    term.send('Down', 'Enter') // Attach to a detached session
+    await term.waitFor('Attach to which session?')
+    term.send('Enter')
+    const attached = await term.waitFor(/\[output while detached\]\ntick \d+/)
+    expect(attached.match(/Ctrl-C cancels/g)?.length).toBe(2)
+    term.send('C-c') // cancels the chunk it attached to
+    await term.waitFor(/tick \d+\n(?:.*\n)*.*cancel/i)
+    term.line('print("sq(12) = " .. sq(12))')
+    await term.waitFor(/^sq\(12\) = 144$/m) // the session kept its state
+
     term.line('.exit')
-    await term.waitFor(/What do you want to do\?[\s\S]*What do you want to do\?/)
+    await term.waitFor(/\.exit\n[\s\S]*What do you want to do\?/)
     term.send('Up', 'Enter') // the list wraps: Up from the first item is Quit
     const last = await term.waitFor('stopped 1 VM(s)')
     expect(last).not.toMatch(/error:/)

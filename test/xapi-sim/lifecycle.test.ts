@@ -3,6 +3,7 @@
  * Lua, report status, stop — and nothing left on the simulated pool or the
  * guest afterwards.
  */
+import { connectXapi, destroyGuest, reapOrphans, type XcpngVM } from '@bioxen-luavm/backend-xcpng'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Env, startEnv } from './fixture.js'
 
@@ -57,6 +58,52 @@ describe('xcpng VM lifecycle against the simulator and a real sshd', () => {
     expect((await vm.getStatus()).details?.vmUuid).not.toBe(first)
     expect((await vm.execute('return 1')).values).toEqual([1])
     await vm.stop()
+    expect(env.sim.leaks()).toEqual([])
+  })
+
+  it('keep() leaves the guest running, untagged and unreaped; attach_vm reconnects to it', async () => {
+    const vm = (await env.registry.create('xcpng', 'kept-1', env.config(), { logger: env.logger })) as XcpngVM
+    await vm.execute('print("before keep")')
+    const kept = await vm.keep()
+    expect(vm.state).toBe('stopped')
+    const ref = env.sim.db.byUuid('VM', kept.vmUuid)
+    const record = env.sim.db.get('VM', ref)
+    expect(record.power_state).toBe('Running')
+    expect(record.other_config).not.toHaveProperty('bioxen-luavm:owner')
+    expect(record.name_description).toMatch(/kept by the user/)
+    expect(kept).toMatchObject({ vmName: record.name_label, ip: '127.0.0.1' })
+    // Disconnected: no XAPI session, no driver left on the guest.
+    expect(env.sim.sessions()).toEqual([])
+    expect(await env.sshd.userProcesses()).toEqual([])
+
+    const xapi = await connectXapi(env.config())
+    try {
+      const reaped = await reapOrphans(xapi, { olderThanMs: 0, includeOtherHosts: true })
+      expect(reaped.map((r) => r.uuid)).not.toContain(kept.vmUuid)
+      expect(env.sim.db.get('VM', ref).power_state).toBe('Running')
+
+      const again = await env.registry.create('xcpng', 'kept-2', env.config({ attach_vm: kept.vmUuid }), {
+        logger: env.logger,
+      })
+      expect((await again.execute('return 6 * 7')).values).toEqual([42])
+      await again.stop() // an attached VM is only disconnected
+      expect(env.sim.db.get('VM', ref).power_state).toBe('Running')
+
+      await expect(destroyGuest(xapi, kept.vmUuid)).rejects.toThrow(/not created by bioxen-luavm/)
+      await destroyGuest(xapi, kept.vmUuid, { allowForeign: true })
+    } finally {
+      await xapi.logout()
+    }
+    expect(env.sim.leaks()).toEqual([])
+    expect(env.sim.sessions()).toEqual([])
+  })
+
+  it('keep() refuses a VM that is not running', async () => {
+    const vm = (await env.registry.create('xcpng', 'kept-3', env.config(), {
+      logger: env.logger,
+      autoStart: false,
+    })) as XcpngVM
+    await expect(vm.keep()).rejects.toMatchObject({ _tag: 'VMStateError' })
     expect(env.sim.leaks()).toEqual([])
   })
 })

@@ -17,12 +17,14 @@ import {
 import { type Isolation, WASM_DEFAULTS, type WasmVMConfig } from './config.js'
 import type { EngineKind, EngineOptions } from './engine/types.js'
 import { createInlineHandle } from './isolation/inline-host.js'
-import type { EngineHandle, EngineRequest, StateLoss } from './isolation/types.js'
+import type { EngineHandle, EngineRequest, PlacementStats, StateLoss } from './isolation/types.js'
 import { sharedPool } from './isolation/worker-pool.js'
 import { OutputCollector } from './output.js'
 import type { SandboxInstallOptions, SandboxPackages } from './packages/index.js'
 import type { Platform } from './platform/types.js'
 
+// How long getStatus waits for a busy engine's figures before reporting the last ones.
+const STATS_WAIT_MS = 100
 /** The runtime's result JSON (see runtime.lua). */
 interface RuntimeResult {
   status: ExecResult['status']
@@ -53,6 +55,7 @@ export class WasmLuaVM extends BaseLuaVM {
   readonly #platform: Platform
   #handle: EngineHandle | undefined
   #lastLoss: StateLoss | undefined
+  #lastStats: PlacementStats | undefined
   #lossCount = 0
   /** Packages installed since the engine started; created on the first install. */
   #packages: Promise<SandboxPackages> | undefined
@@ -244,8 +247,26 @@ export class WasmLuaVM extends BaseLuaVM {
       details.stateLost = { count: this.#lossCount, ...this.#lastLoss }
     }
     if (this.#handle && this.state === 'running') {
+      // The engine answers between chunks, so a busy VM (or a busy
+      // neighbour on a shared worker) would hold status up for as long as
+      // its Lua runs: give it a moment, then report the last figures.
+      const fresh = this.#handle.stats().then((stats) => {
+        this.#lastStats = stats
+        return stats
+      })
       try {
-        Object.assign(details, await this.#handle.stats())
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const stats = await Promise.race([
+          fresh,
+          new Promise<undefined>((resolve) => {
+            timer = setTimeout(() => resolve(undefined), STATS_WAIT_MS)
+          }),
+        ]).finally(() => clearTimeout(timer))
+        if (stats) Object.assign(details, stats)
+        else {
+          fresh.catch(() => {})
+          Object.assign(details, this.#lastStats, { statsStale: true })
+        }
       } catch (error) {
         details.statsError = error instanceof Error ? error.message : String(error)
       }

@@ -62,6 +62,36 @@ describe('worker sharing', () => {
     expect((await fast.getStatus()).restarts).toBe(1)
   })
 
+  it('status does not wait for a busy engine: a neighbour running Lua leaves the last figures', async () => {
+    const pool = { workers: 1, vmsPerWorker: 2 }
+    const busy = await makeVM({ type: 'wasm', isolation: 'worker' }, pool)
+    const idle = await makeVM({ type: 'wasm', isolation: 'worker' }, pool)
+    const fresh = (await idle.getStatus()).details
+    expect(fresh?.statsStale).toBeUndefined()
+    expect(fresh?.workerId).toBe((await busy.getStatus()).details?.workerId)
+    const abort = new AbortController()
+    let finished = false
+    let started: () => void = () => {}
+    const inLoop = new Promise<void>((resolve) => {
+      started = resolve
+    })
+    const running = busy
+      .execute(
+        'print("looping") local t = os.clock() while os.clock() - t < 0.1 do end print("still") while true do end',
+        { signal: abort.signal, onStdout: () => started() },
+      )
+      .finally(() => {
+        finished = true
+      })
+    await inLoop
+    const [mine, neighbour] = await Promise.all([busy.getStatus(), idle.getStatus()])
+    expect(finished, 'status answered while the chunk still ran').toBe(false)
+    expect(mine.details).toMatchObject({ statsStale: true, workerId: fresh?.workerId })
+    expect(neighbour.details).toMatchObject({ statsStale: true, workerId: fresh?.workerId })
+    abort.abort()
+    expect((await running).status).toBe('killed')
+  })
+
   it('stopping a VM kills its running execution, not its neighbours on the worker', async () => {
     const pool = { workers: 1, vmsPerWorker: 8, hardKillGraceMs: 5000 }
     const busy = await makeVM({ type: 'wasm', isolation: 'worker' }, pool)

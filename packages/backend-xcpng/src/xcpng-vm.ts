@@ -21,7 +21,7 @@ import { XCPNG_CAPABILITIES } from './descriptor.js'
 import { installRock, rockPathEnv } from './packages/remote-luarocks.js'
 import type { ProvisionProgress } from './provision/effects.js'
 import { runWorkflow } from './provision/undo.js'
-import { type Guest, provisionGuest, teardownGuest } from './provision/workflow.js'
+import { type Guest, provisionGuest, releaseGuest, teardownGuest } from './provision/workflow.js'
 import { RemoteDriver } from './ssh/remote-driver.js'
 import { getVm } from './xapi/api.js'
 
@@ -59,6 +59,8 @@ export class XcpngVM extends BaseLuaVM {
   #guest: Guest | undefined
   // A stop() during start() must unwind the half-built guest, not race it.
   #starting: { abort: AbortController; done: Promise<unknown> } | undefined
+  // Set by keep(): the next stop releases the guest instead of destroying it.
+  #keepGuest = false
 
   /** @param init - id, validated `xcpng` config, limits and logger */
   constructor(init: VMInit<Record<string, unknown>>) {
@@ -76,6 +78,32 @@ export class XcpngVM extends BaseLuaVM {
   get guest(): { ip: string; vmUuid: string; vmName: string; owned: boolean } | undefined {
     const g = this.#guest
     return g && { ip: g.ip, vmUuid: g.uuid, vmName: g.name, owned: g.owned }
+  }
+
+  /**
+   * Stops this VM but keeps its guest running: the SDK disconnects (driver,
+   * SSH, XAPI session) and removes the owner tag, so neither `stop()`,
+   * `reapOrphans` nor `xcpng reap` will ever destroy it. Reconnect later
+   * with `attach_vm` set to the returned uuid; remove it yourself (e.g.
+   * `bioxen-luavm xcpng destroy --force <uuid>`) when done. Only a running
+   * VM can be kept; an attached VM is simply disconnected.
+   *
+   * @returns the kept guest's identity and address
+   */
+  async keep(options: Pick<StopOptions, 'timeoutMs'> = {}): Promise<{ vmUuid: string; vmName: string; ip: string }> {
+    const guest = this.#guest
+    if (this.state !== 'running' || !guest) {
+      throw new VMStateError(`xcpng VM '${this.id}' is ${this.state}; only a running VM can be kept`, {
+        details: { vmId: this.id, state: this.state },
+      })
+    }
+    this.#keepGuest = true
+    try {
+      await this.stop(options)
+    } finally {
+      this.#keepGuest = false
+    }
+    return { vmUuid: guest.uuid, vmName: guest.name, ip: guest.ip }
   }
 
   protected async doStart(options: StartOptions): Promise<void> {
@@ -143,9 +171,11 @@ export class XcpngVM extends BaseLuaVM {
     if (!guest) return
     const cfg = this.#cfg
     await runWorkflow(
-      teardownGuest(guest, { force: options.force === true, shutdownTimeoutMs: cfg.shutdownTimeoutMs }),
+      this.#keepGuest
+        ? releaseGuest(guest, this.id)
+        : teardownGuest(guest, { force: options.force === true, shutdownTimeoutMs: cfg.shutdownTimeoutMs }),
       {
-        what: `stop of xcpng VM '${this.id}'`,
+        what: `${this.#keepGuest ? 'release' : 'stop'} of xcpng VM '${this.id}'`,
         logger: this.logger,
         timeoutMs: options.timeoutMs ?? cfg.shutdownTimeoutMs + 300_000,
         callTimeoutMs: cfg.callTimeoutMs,

@@ -278,3 +278,21 @@ export function teardownGuest(
     yield* destroyVmAndDisks(guest.session, guest.vm)
   }).pipe(Effect.ensuring(Effect.promise(() => guest.session.logout())))
 }
+
+/**
+ * Lets go of a guest the user wants to keep: driver and SSH end, but the VM
+ * runs on. Its owner tag is removed first, so `reapOrphans` and
+ * `xcpng reap` never take it; the description says who kept it and when.
+ */
+export function releaseGuest(guest: Guest, vmId: string): Effect.Effect<void, LuaVMError, Provisioning> {
+  return Effect.gen(function* () {
+    yield* Effect.promise(() => guest.driver.quit())
+    guest.ssh.close()
+    if (!guest.owned) return
+    yield* xcall(guest.session, 'VM.remove_from_other_config', [guest.vm, OWNER_KEY])
+    yield* xcall(guest.session, 'VM.set_name_description', [
+      guest.vm,
+      `bioxen-luavm VM ${vmId} (kept by the user on ${new Date().toISOString()}; no longer removed by the SDK)`,
+    ])
+  }).pipe(Effect.ensuring(Effect.promise(() => guest.session.logout())))
+}

@@ -34,8 +34,8 @@ Lua error, 3 when one hit a limit.`,
       const { vm } = await openVM('repl', command, io)
       await using _vm = vm
       await using session = await vm.openSession({ chunkName: 'stdin' })
-      const code = io.isTTY ? await ttyRepl(session, `${vm.luaVersion} on ${vm.type}`) : await piped(session, io)
-      setExit(code)
+      if (io.isTTY) await ttyRepl(session, `${vm.luaVersion} on ${vm.type}`)
+      setExit(io.isTTY ? ExitCode.ok : await piped(session, io))
     })
 }
 

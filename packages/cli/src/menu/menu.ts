@@ -1,36 +1,49 @@
-import { connectXapi } from '@bioxen-luavm/backend-xcpng'
-import type { BaseLuaVM, ConfigSchema, DetectedBackend } from '@bioxen-luavm/core'
+import { connectXapi, type XcpngVM } from '@bioxen-luavm/backend-xcpng'
+import type { BaseLuaVM, ConfigSchema, DetectedBackend, InteractiveSession } from '@bioxen-luavm/core'
 import { Catalog } from '@bioxen-luavm/core'
-import { confirm, input, select } from '@inquirer/prompts'
+import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import type { CliContext } from '../lib/context.js'
 import type { CliIO } from '../lib/io.js'
 import { table } from '../lib/table.js'
-import { ttyRepl } from '../lib/tty-repl.js'
+import { type RunningInput, ttyRepl } from '../lib/tty-repl.js'
 import { startWithProgress } from '../lib/vm.js'
 import { manageEnvironments } from './environments.js'
 import { loadProfiles, profilesFile, saveProfile, type VMProfile } from './profiles.js'
 
-type Action = 'repl' | 'create' | 'list' | 'stop' | 'install' | 'search' | 'envs' | 'save' | 'load' | 'quit'
+type Action = 'repl' | 'attach' | 'create' | 'list' | 'stop' | 'install' | 'search' | 'envs' | 'save' | 'load' | 'quit'
+
+/** A session the user detached from: it keeps its Lua state and whatever it still runs and prints. */
+interface DetachedSession {
+  session: InteractiveSession
+  running?: RunningInput | undefined
+}
 
 /**
  * The interactive menu (a terminal and no subcommand): the original's
  * questionary flow — choose a backend (showing what is available here and
- * why not), create VMs, open REPLs on them, install packages, save and load
- * VM profiles, stop VMs. Quitting stops every VM it started.
+ * why not), create VMs, open REPLs on them, detach from and reattach to
+ * their sessions, install packages, save and load VM profiles, stop VMs.
+ * Quitting stops every VM it started, except XCP-ng VMs the user chooses
+ * to keep.
  */
 export async function runMenu(ctx: CliContext, io: CliIO): Promise<number> {
   const vms = new Map<string, BaseLuaVM>()
+  const detached = new Map<string, DetachedSession>()
   const file = profilesFile(io.env)
+  let keep: BaseLuaVM[] = []
   try {
     for (;;) {
+      const none = vms.size === 0 && '(no VMs yet)'
       const action = await select<Action>({
         message: 'What do you want to do?',
+        pageSize: 11, // the whole menu, no scrolling
         choices: [
           { name: 'Open a Lua REPL', value: 'repl' },
+          { name: 'Attach to a detached session', value: 'attach', disabled: detached.size === 0 && '(none)' },
           { name: 'Create a VM', value: 'create' },
-          { name: 'List VMs', value: 'list', disabled: vms.size === 0 && '(no VMs yet)' },
-          { name: 'Stop a VM', value: 'stop', disabled: vms.size === 0 && '(no VMs yet)' },
-          { name: 'Install a package into a VM', value: 'install', disabled: vms.size === 0 && '(no VMs yet)' },
+          { name: 'List VMs', value: 'list', disabled: none },
+          { name: 'Stop a VM', value: 'stop', disabled: none },
+          { name: 'Install a package into a VM', value: 'install', disabled: none },
           { name: 'Search the package catalog', value: 'search' },
           { name: 'Manage environments', value: 'envs' },
           { name: 'Save a VM profile', value: 'save' },
@@ -38,9 +51,12 @@ export async function runMenu(ctx: CliContext, io: CliIO): Promise<number> {
           { name: 'Quit', value: 'quit' },
         ],
       })
-      if (action === 'quit') break
+      if (action === 'quit') {
+        keep = await chooseKept(vms)
+        break
+      }
       try {
-        await actions[action]({ ctx, io, vms, file })
+        await actions[action]({ ctx, io, vms, detached, file })
       } catch (error) {
         if (isPromptExit(error)) throw error
         io.stderr(`error: ${(error as Error).message}\n`)
@@ -49,8 +65,7 @@ export async function runMenu(ctx: CliContext, io: CliIO): Promise<number> {
   } catch (error) {
     if (!isPromptExit(error)) throw error
   } finally {
-    await Promise.allSettled([...vms.values()].map((vm) => vm.stop()))
-    if (vms.size) io.stdout(`stopped ${vms.size} VM(s)\n`)
+    await closeDown(vms, keep, io)
   }
   return 0
 }
@@ -59,19 +74,25 @@ interface MenuState {
   ctx: CliContext
   io: CliIO
   vms: Map<string, BaseLuaVM>
+  detached: Map<string, DetachedSession>
   file: string
 }
 
 const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> = {
   async repl(s) {
     const vm = s.vms.size ? await pickVM(s, 'REPL on which VM?', true) : await createVM(s)
-    if (!vm) return
-    const session = await vm.openSession({ chunkName: 'stdin' })
-    try {
-      await ttyRepl(session, `${vm.luaVersion} on ${vm.type} (VM '${vm.id}')`)
-    } finally {
-      await session.close()
-    }
+    if (vm) await attachRepl(s, vm)
+  },
+  async attach(s) {
+    const vmId = await select({
+      message: 'Attach to which session?',
+      choices: [...s.detached].map(([id, d]) => ({
+        name: `${id} (${s.vms.get(id)?.type ?? '?'}, ${d.running ? 'running a chunk' : 'idle'})`,
+        value: id,
+      })),
+    })
+    const vm = s.vms.get(vmId)
+    if (vm) await attachRepl(s, vm)
   },
   async create(s) {
     await createVM(s)
@@ -80,16 +101,19 @@ const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> 
     const rows = await Promise.all(
       [...s.vms.values()].map(async (vm) => {
         const st = await vm.getStatus()
-        return [vm.id, vm.type, st.state, st.luaVersion ?? '-', String(st.executions)]
+        const session = s.detached.get(vm.id)
+        const described = session ? (session.running ? 'detached, running' : 'detached') : '-'
+        return [vm.id, vm.type, st.state, st.luaVersion ?? '-', String(st.executions), described]
       }),
     )
-    s.io.stdout(table(['VM', 'BACKEND', 'STATE', 'LUA', 'EXECUTIONS'], rows))
+    s.io.stdout(table(['VM', 'BACKEND', 'STATE', 'LUA', 'EXECUTIONS', 'SESSION'], rows))
   },
   async stop(s) {
     const vm = await pickVM(s, 'Stop which VM?', false)
     if (!vm) return
     await vm.stop()
     s.vms.delete(vm.id)
+    s.detached.delete(vm.id)
     s.io.stdout(`stopped '${vm.id}'\n`)
   },
   async install(s) {
@@ -133,6 +157,33 @@ const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> 
     const name = await select({ message: 'Which profile?', choices: names.map((n) => ({ name: n, value: n })) })
     await startVM(s, profiles[name] as VMProfile)
   },
+}
+
+/**
+ * A REPL on the VM's detached session when it has one (showing what it
+ * printed meanwhile), else on a new session. Leaving with `.exit` closes
+ * the session; detaching keeps it for "Attach to a detached session".
+ */
+async function attachRepl(s: MenuState, vm: BaseLuaVM): Promise<void> {
+  const earlier = s.detached.get(vm.id)
+  s.detached.delete(vm.id)
+  const session = earlier?.session ?? (await vm.openSession({ chunkName: 'stdin' }))
+  let outcome: Awaited<ReturnType<typeof ttyRepl>> | undefined
+  try {
+    outcome = await ttyRepl(session, `${vm.luaVersion} on ${vm.type} (VM '${vm.id}')`, {
+      detachable: true,
+      running: earlier?.running,
+    })
+  } finally {
+    if (outcome?.left === 'detach' && session.state === 'open') {
+      s.detached.set(vm.id, { session, running: outcome.running })
+      s.io.stdout(
+        `detached from VM '${vm.id}'; its session keeps running — "Attach to a detached session" returns to it\n`,
+      )
+    } else {
+      await session.close()
+    }
+  }
 }
 
 async function createVM(s: MenuState): Promise<BaseLuaVM | undefined> {
@@ -207,6 +258,40 @@ async function pickVM(s: MenuState, message: string, allowNew: boolean): Promise
   if (allowNew) choices.push({ name: 'a new VM…', value: '' })
   const id = await select({ message, choices })
   return id === '' ? createVM(s) : s.vms.get(id)
+}
+
+/** At Quit: which running XCP-ng VMs to leave running (none by default). */
+async function chooseKept(vms: Map<string, BaseLuaVM>): Promise<BaseLuaVM[]> {
+  const xcpng = [...vms.values()].filter((vm) => vm.type === 'xcpng' && vm.state === 'running')
+  if (xcpng.length === 0) return []
+  const ids = await checkbox({
+    message: 'Keep which XCP-ng VMs running after quitting? (space selects; the others are destroyed)',
+    choices: xcpng.map((vm) => {
+      const guest = (vm as XcpngVM).guest
+      return { name: `${vm.id} (${guest?.vmName ?? '?'} at ${guest?.ip ?? '?'})`, value: vm.id }
+    }),
+  })
+  return xcpng.filter((vm) => ids.includes(vm.id))
+}
+
+/** Keeps the chosen XCP-ng guests (untagged, so `xcpng reap` leaves them) and stops everything else. */
+async function closeDown(vms: Map<string, BaseLuaVM>, keep: readonly BaseLuaVM[], io: CliIO): Promise<void> {
+  for (const vm of keep) {
+    vms.delete(vm.id)
+    try {
+      const kept = await (vm as XcpngVM).keep()
+      io.stdout(
+        `kept XCP-ng VM ${kept.vmName} (${kept.vmUuid}) running at ${kept.ip}\n` +
+          `  reconnect: attach_vm=${kept.vmUuid}\n` +
+          `  remove:    bioxen-luavm xcpng destroy --force ${kept.vmUuid}\n`,
+      )
+    } catch (error) {
+      io.stderr(`error: could not keep VM '${vm.id}': ${(error as Error).message}\n`)
+      vms.set(vm.id, vm)
+    }
+  }
+  await Promise.allSettled([...vms.values()].map((vm) => vm.stop()))
+  if (vms.size) io.stdout(`stopped ${vms.size} VM(s)\n`)
 }
 
 function isPromptExit(error: unknown): boolean {

@@ -1,0 +1,80 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectXapi, destroyGuest, OWNER_KEY } from '@bioxen-luavm/backend-xcpng'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Env, startEnv } from '../xapi-sim/fixture.js'
+import { root } from './packages.js'
+import { Terminal } from './tmux.js'
+
+// Quitting the menu keeps only the XCP-ng VMs the user picks: two VMs from a
+// saved profile (the simulator and a real sshd), keep one, and the other is
+// destroyed; the kept one runs on without its owner tag, so `reap` leaves it.
+describe('interactive menu: keeping an XCP-ng VM at quit', () => {
+  let env: Env
+  let home: string
+  let term: Terminal | undefined
+  beforeAll(async () => {
+    env = await startEnv()
+    home = mkdtempSync(join(tmpdir(), 'luavm-menu-xcpng-'))
+    mkdirSync(join(home, 'bioxen-luavm'))
+    const profiles = { sim: { backend: 'xcpng', config: env.config() } }
+    writeFileSync(join(home, 'bioxen-luavm', 'profiles.json'), JSON.stringify(profiles), { mode: 0o600 })
+  })
+  afterAll(async () => {
+    term?.kill()
+    await env?.stop()
+    if (home) rmSync(home, { recursive: true, force: true })
+  })
+
+  it('keeps the chosen VM running and untagged, destroys the other', async () => {
+    term = new Terminal(['node', join(root, 'packages/cli/dist/bin.js')], {
+      env: { XDG_CONFIG_HOME: home, NO_COLOR: '1' },
+    })
+    for (const n of [1, 2]) {
+      await term.waitFor(new RegExp(`(What do you want to do\\?[\\s\\S]*){${n}}`))
+      term.send('Up', 'Up', 'Enter') // Create a VM from a saved profile (second from the end)
+      await term.waitFor(/Which profile\?/)
+      term.send('Enter')
+      await term.waitFor(`VM 'xcpng-${n}' is running Lua 5.4`)
+    }
+    await term.waitFor(/(What do you want to do\?[\s\S]*){3}/)
+    term.send('Enter') // Open a Lua REPL
+    await term.waitFor('REPL on which VM?')
+    term.send('Enter')
+    await term.waitFor(/VM 'xcpng-1'\) — Ctrl-C cancels/)
+    term.line('print(6 * 7)')
+    await term.waitFor(/^42$/m)
+    term.line('.exit')
+    await term.waitFor(/(What do you want to do\?[\s\S]*){4}/)
+
+    term.send('Up', 'Enter') // Quit
+    await term.waitFor('Keep which XCP-ng VMs running after quitting?')
+    term.send('Space', 'Enter') // keep the first: xcpng-1
+    const screen = await term.waitFor('stopped 1 VM(s)')
+    const kept = /kept XCP-ng VM (\S+) \(([0-9a-f-]{36})\) running at 127\.0\.0\.1\n {2}reconnect: attach_vm=\2\n/.exec(
+      screen,
+    )
+    expect(kept, screen).not.toBeNull()
+    expect(screen).not.toMatch(/error:/)
+    for (let i = 0; i < 50 && !term.exited(); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(term.exited()).toBe(true)
+
+    const [, name, uuid] = kept as RegExpExecArray
+    // Of the VMs the menu created, only the kept one is left.
+    expect(env.sim.leaks().filter((l) => l.startsWith('VM '))).toEqual([expect.stringContaining(`(${name})`)])
+    const record = env.sim.db.get('VM', env.sim.db.byUuid('VM', uuid as string))
+    expect(record.power_state).toBe('Running')
+    expect(record.other_config).not.toHaveProperty(OWNER_KEY)
+    expect(env.sim.sessions()).toEqual([])
+    expect(await env.sshd.userProcesses()).toEqual([])
+
+    const xapi = await connectXapi(env.config())
+    try {
+      await destroyGuest(xapi, uuid as string, { allowForeign: true })
+    } finally {
+      await xapi.logout()
+    }
+    expect(env.sim.leaks()).toEqual([])
+  })
+})
