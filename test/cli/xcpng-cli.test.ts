@@ -92,11 +92,25 @@ describe('bioxen-luavm xcpng', () => {
     expect(sim.db.has('VM', ours)).toBe(false)
 
     const refused = await cli('xcpng', 'destroy', 'foreign-2')
-    expect(refused.code).not.toBe(0)
-    expect(refused.stderr).toMatch(/not created by bioxen-luavm/)
+    expect(refused).toMatchObject({ code: 2, stdout: '' })
+    expect(refused.stderr).toMatch(
+      /^error: VM 'foreign-2' \(\S+\) was not created by bioxen-luavm; refusing to destroy it\nhint: add --force to destroy it anyway\n$/,
+    )
     expect(sim.db.has('VM', foreign)).toBe(true)
     expect((await cli('xcpng', 'destroy', 'foreign-2', '--force')).code).toBe(0)
     expect(sim.db.has('VM', foreign)).toBe(false)
+  })
+
+  it('a guest name that matches nothing is a usage error (exit 2) that points at xcpng list', async () => {
+    for (const command of ['status', 'stop', 'destroy']) {
+      const r = await cli('xcpng', command, 'no-such-guest')
+      expect(r).toEqual({
+        code: 2,
+        stdout: '',
+        stderr:
+          "error: VM 'no-such-guest' matches no vm on the pool; check the name or give its uuid\nhint: `bioxen-luavm xcpng list --all` lists the guests\n",
+      })
+    }
   })
 
   it('reaps orphans, dry run first', async () => {

@@ -104,11 +104,17 @@ describe('bioxen-luavm env', () => {
     expect((await cli(['env', 'show', 'nope'])).code).toBe(2)
   })
 
-  it('paths prints shell assignments', async () => {
+  it('paths prints shell assignments, or JSON', async () => {
     const r = await cli(['env', 'paths', 'bio'])
     expect(r.stdout).toMatch(
       /^export LUA_PATH='.*\/bio\/5\.4\/share\/lua\/5\.4\/\?\.lua;.*;;'\nexport LUA_CPATH='.*\?\.so;;'\n$/,
     )
+    const json = await cli(['env', 'paths', 'bio', '--json'])
+    expect(json.code).toBe(0)
+    expect(JSON.parse(json.stdout)).toEqual({
+      LUA_PATH: expect.stringMatching(/\/bio\/5\.4\/share\/lua\/5\.4\/\?\.lua;.*;;$/),
+      LUA_CPATH: expect.stringMatching(/\?\.so;;$/),
+    })
   })
 
   it('health exits 0 when healthy and 1 when a module is broken', async () => {

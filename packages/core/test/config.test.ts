@@ -182,6 +182,22 @@ describe('ConfigManager validation', () => {
     expect(problems.join('\n')).toMatch(/poolSize/)
     expect(problems.join('\n')).toMatch(/ghost.*no backend/)
   })
+
+  it('validate() and redacted() see backends configured only by environment variables', () => {
+    const registry = new BackendRegistry()
+    registry.register({
+      type: 'process',
+      description: 'p',
+      capabilities: {} as BackendDescriptor['capabilities'],
+      configSchema: processSchema,
+      detect: async () => ({ available: true }),
+      load: async () => ({ createVM: () => undefined as never }),
+    })
+    const cfg = new ConfigManager({ env: { LUAVM_PROCESS_POOLSIZE: '-3' } })
+    expect(cfg.validate(registry)).toEqual([expect.stringMatching(/poolSize.*LUAVM_PROCESS_POOLSIZE/)])
+    expect(cfg.redacted(registry).backends).toEqual({ process: { poolSize: '-3' } })
+    expect(new ConfigManager({ env: {} }).validate(registry)).toEqual([])
+  })
 })
 
 describe('ConfigManager secrets', () => {

@@ -129,7 +129,9 @@ export function serveWorker(port: WorkerPort): void {
         try {
           const json = engine.exec({ ...req.request, timeoutMs })
           return {
-            json: run.hostTimedOut ? asTimeout(json, req.request.timeoutMs, run.hostTimedOut) : json,
+            json: run.hostTimedOut
+              ? asTimeout(json, req.request.timeoutMs, run.hostTimedOut)
+              : statingRequestedTimeout(json, req.request.timeoutMs),
             output: run.chunks,
           }
         } finally {
@@ -194,6 +196,15 @@ export function serveWorker(port: WorkerPort): void {
  * call raised an error; if that error ended the chunk, the run is reported
  * as the timeout it was (the runtime's hook never got to fire).
  */
+/** The engine ran with what was left of the budget; its timeout message states the budget the caller asked for. */
+function statingRequestedTimeout(json: string, timeoutMs: number): string {
+  if (!json.includes('"status":"timeout"')) return json
+  const result = JSON.parse(json) as { status: string; error?: { message?: string } }
+  if (result.status !== 'timeout' || !result.error) return json
+  result.error.message = `execution timed out after ${timeoutMs} ms`
+  return JSON.stringify(result)
+}
+
 function asTimeout(json: string, timeoutMs: number, name: string): string {
   const result = JSON.parse(json) as { status: string; error?: unknown }
   if (result.status !== 'error') return json

@@ -5,18 +5,25 @@ import type { CliIO } from '../lib/io.js'
 
 /** `config show|validate`: the merged config (secrets redacted) and its problems. */
 export function registerConfig(program: Command, io: CliIO, setExit: (code: number) => void): void {
-  const config = program.command('config').description('show or validate the configuration (secrets are redacted)')
+  const config = program
+    .command('config')
+    .description('show or validate the configuration (secrets are redacted)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm config show\n  $ bioxen-luavm --config ./luavm.json config validate --json',
+    )
 
   config
     .command('show')
     .description('print the merged config: file < environment < flags, with secrets redacted')
+    .option('--json', 'print it on one line (it is always JSON)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ bioxen-luavm config show\n  $ bioxen-luavm --config xcpng_config.json config show',
     )
-    .action(async (_flags: unknown, command: Command) => {
+    .action(async (flags: { json?: boolean }, command: Command) => {
       const { config: manager, registry } = await loadContext(command, io)
-      io.stdout(`${JSON.stringify(manager.redacted(registry), null, 2)}\n`)
+      io.stdout(`${JSON.stringify(manager.redacted(registry), null, flags.json ? undefined : 2)}\n`)
     })
 
   config

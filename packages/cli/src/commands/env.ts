@@ -15,6 +15,15 @@ export function registerEnv(program: Command, io: CliIO, setExit: (code: number)
   const env = program
     .command('env')
     .description('manage luarocks environments: isolated trees per Lua version, kept in the per-user data directory')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ bioxen-luavm env create bio --servers /srv/rocks --profile bio
+  $ bioxen-luavm env list
+  $ bioxen-luavm env health bio --json
+  $ bioxen-luavm env delete bio`,
+    )
 
   env
     .command('create')
@@ -139,14 +148,19 @@ Exit status: 0 ok, 2 bad name or usage, 4 a profile package failed or luarocks i
     .description('print LUA_PATH and LUA_CPATH for an environment as shell assignments')
     .argument('<name>', 'environment name')
     .option('--lua-version <v>', LUA_VERSION_HELP, '5.4')
+    .option('--json', 'print {"LUA_PATH": ..., "LUA_CPATH": ...}')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ eval "$(bioxen-luavm env paths bio)" && lua5.4 -e \'print(require("bio_compute"))\'',
+      '\nExamples:\n  $ eval "$(bioxen-luavm env paths bio)" && lua5.4 -e \'print(require("bio_compute"))\'\n  $ bioxen-luavm env paths bio --json',
     )
-    .action(async (name: string, flags: { luaVersion: string }, command: Command) => {
+    .action(async (name: string, flags: { luaVersion: string; json?: boolean }, command: Command) => {
       const { manager } = await openEnvironments(command, io)
       await manager.manifest(name)
       const p = manager.paths(name, flags.luaVersion)
+      if (flags.json) {
+        io.stdout(`${JSON.stringify({ LUA_PATH: p.LUA_PATH, LUA_CPATH: p.LUA_CPATH })}\n`)
+        return
+      }
       io.stdout(`export LUA_PATH=${shellQuote(p.LUA_PATH)}\nexport LUA_CPATH=${shellQuote(p.LUA_CPATH)}\n`)
     })
 

@@ -32,7 +32,18 @@ interface ListedRock {
 
 /** `pkg`: the package catalog, its profiles, and installing into environments or VMs. */
 export function registerPkg(program: Command, io: CliIO): Command {
-  const pkg = program.command('pkg').description('search the package catalog, list profiles, install packages')
+  const pkg = program
+    .command('pkg')
+    .description('search the package catalog, list profiles, install packages')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ bioxen-luavm pkg search json
+  $ bioxen-luavm pkg profiles --json
+  $ bioxen-luavm pkg install bio_compute --env bio --servers /srv/rocks
+  $ bioxen-luavm pkg list --env bio`,
+    )
 
   pkg
     .command('search')

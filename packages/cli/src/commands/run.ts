@@ -33,9 +33,13 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
     .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
       const source = await readProgram(flags.eval, file, io)
       let endedLine = true
-      const track = (write: (text: string) => void) => (text: string) => {
-        if (text) endedLine = text.endsWith('\n')
-        write(text)
+      const streamed = { stdout: false, stderr: false }
+      const track = (stream: 'stdout' | 'stderr') => (text: string) => {
+        if (text) {
+          endedLine = text.endsWith('\n')
+          streamed[stream] = true
+        }
+        io[stream](text)
       }
       const controller = new AbortController()
       const onSignal = () => controller.abort(new Error('interrupted'))
@@ -47,8 +51,14 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
         const result = await vm.execute(source.code, {
           chunkName: source.chunkName,
           signal: controller.signal,
-          ...(flags.json ? {} : { onStdout: track(io.stdout), onStderr: track(io.stderr) }),
+          ...(flags.json ? {} : { onStdout: track('stdout'), onStderr: track('stderr') }),
         })
+        if (!flags.json) {
+          // A backend that returned its output without streaming it (a
+          // plugin that ignores onStdout/onStderr) still gets it shown.
+          if (!streamed.stdout && result.stdout) track('stdout')(result.stdout)
+          if (!streamed.stderr && result.stderr) track('stderr')(result.stderr)
+        }
         // A notice must not glue onto output that stopped mid-line.
         if (!flags.json && result.status !== 'ok' && !endedLine) io.stderr('\n')
         report(result, Boolean(flags.json), io)

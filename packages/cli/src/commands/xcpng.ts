@@ -9,8 +9,10 @@ import {
   type XapiSession,
   xcpngConfigSchema,
 } from '@bioxen-luavm/backend-xcpng'
+import { isLuaVMError } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
 import { type CliContext, loadContext } from '../lib/context.js'
+import { UsageError } from '../lib/errors.js'
 import { ExitCode } from '../lib/exit-codes.js'
 import type { CliIO } from '../lib/io.js'
 import { positiveInt } from '../lib/options.js'
@@ -52,6 +54,10 @@ Examples:
     .command('check')
     .description('log in to XAPI (TLS verified), read the pool, find the template, log out')
     .option('--json', 'print a JSON object')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm --config xcpng_config.json xcpng check\n  $ bioxen-luavm xcpng check --json',
+    )
     .action((flags: { json?: boolean }, command: Command) =>
       withSession(command, async (session, ctx) => {
         const pools = (await session.call('pool.get_all_records')) as Record<string, { name_label?: string }>
@@ -81,6 +87,7 @@ Examples:
     .description('guests created by bioxen-luavm (or every guest with --all)')
     .option('--all', 'every guest of the pool, not only ours')
     .option('--json', 'print a JSON array')
+    .addHelpText('after', '\nExamples:\n  $ bioxen-luavm xcpng list\n  $ bioxen-luavm xcpng list --all --json')
     .action((flags: { all?: boolean; json?: boolean }, command: Command) =>
       withSession(command, async (session) => {
         const guests = await listGuests(session, { ownedOnly: !flags.all })
@@ -93,9 +100,13 @@ Examples:
     .description('power state, owner, memory, vCPUs and IP of one guest')
     .argument('<vm>', 'uuid or name label')
     .option('--json', 'print a JSON object')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm xcpng status bioxen-luavm-worker-1\n  $ bioxen-luavm xcpng status 3f1c9a2e-0b7d-4c55-9e61-2a8f0d4b6c11 --json',
+    )
     .action((vm: string, flags: { json?: boolean }, command: Command) =>
       withSession(command, async (session) => {
-        const guest = await guestStatus(session, vm)
+        const guest = await findGuest(session, vm)
         print(flags.json, guest, () => guestTable([guest]))
       }),
     )
@@ -105,9 +116,14 @@ Examples:
     .description('clean shutdown within the deadline, then hard shutdown')
     .argument('<vm>', 'uuid or name label')
     .option('-t, --timeout <ms>', 'deadline of the clean shutdown', positiveInt('--timeout'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm xcpng stop bioxen-luavm-worker-1\n  $ bioxen-luavm xcpng stop bioxen-luavm-worker-1 --timeout 30000',
+    )
     .action((vm: string, flags: { timeout?: number }, command: Command) =>
       withSession(command, async (session) => {
-        await stopGuest(session, vm, flags.timeout ? { timeoutMs: flags.timeout } : {})
+        const guest = await findGuest(session, vm)
+        await stopGuest(session, guest.uuid, flags.timeout ? { timeoutMs: flags.timeout } : {})
         io.stdout(`stopped ${vm}\n`)
       }),
     )
@@ -117,9 +133,21 @@ Examples:
     .description('shut down and destroy a guest bioxen-luavm created, with its own disks (never CD/ISO)')
     .argument('<vm>', 'uuid or name label')
     .option('--force', 'also destroy a guest bioxen-luavm did not create')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm xcpng destroy bioxen-luavm-worker-1\n  $ bioxen-luavm xcpng destroy old-test-vm --force',
+    )
     .action((vm: string, flags: { force?: boolean }, command: Command) =>
       withSession(command, async (session) => {
-        await destroyGuest(session, vm, { allowForeign: Boolean(flags.force) })
+        const guest = await findGuest(session, vm)
+        // Refusing is the user's call to make (exit 2), not a failure.
+        if (!guest.owner && !flags.force) {
+          throw new UsageError(
+            `VM '${guest.name}' (${guest.uuid}) was not created by bioxen-luavm; refusing to destroy it`,
+            'hint: add --force to destroy it anyway',
+          )
+        }
+        await destroyGuest(session, guest.uuid, { allowForeign: Boolean(flags.force) })
         io.stdout(`destroyed ${vm}\n`)
       }),
     )
@@ -130,6 +158,10 @@ Examples:
     .option('--older-than <ms>', 'only guests older than this (default 1 h)', positiveInt('--older-than'))
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--json', 'print a JSON array')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bioxen-luavm xcpng reap --dry-run\n  $ bioxen-luavm xcpng reap --older-than 3600000 --json',
+    )
     .action((flags: { olderThan?: number; dryRun?: boolean; json?: boolean }, command: Command) =>
       withSession(command, async (session) => {
         const reaped = await reapOrphans(session, {
@@ -147,6 +179,18 @@ Examples:
         if (reaped.some((r) => r.action === 'failed')) setExit(ExitCode.internal)
       }),
     )
+}
+
+/** One guest by uuid or name; a name that matches none (or several) is a usage error. */
+async function findGuest(session: XapiSession, vm: string): Promise<GuestSummary> {
+  try {
+    return await guestStatus(session, vm)
+  } catch (error) {
+    if (isLuaVMError(error) && error._tag === 'ConfigError') {
+      throw new UsageError(error.message, 'hint: `bioxen-luavm xcpng list --all` lists the guests')
+    }
+    throw error
+  }
 }
 
 function guestTable(guests: GuestSummary[]): string {

@@ -13,21 +13,42 @@ export class UsageError extends Error {
 
 const usageTags = new Set(['ConfigError', 'InvalidArgumentError', 'BackendNotFoundError', 'BackendUnavailableError'])
 
+// XAPI refusals that mean the settings are wrong (credentials, certificate), not that something broke.
+const xapiConfigCodes = new Set(['SESSION_AUTHENTICATION_FAILED', 'TLS_ERROR'])
+const XAPI_CONFIG_HINT =
+  'hint: check xapi_url, username, password (XCPNG_PASSWORD) and fingerprint; `bioxen-luavm xcpng check` tries them'
+
 /** One readable line (plus a hint line) for stderr, and the exit status, of any error. */
-export function describeError(error: unknown): { line: string; hint?: string; exitCode: number } {
+export function describeError(error: unknown): { line: string; hint: string; exitCode: number } {
   if (error instanceof UsageError) {
-    return { line: `error: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}), exitCode: ExitCode.usage }
+    return { line: `error: ${oneLine(error.message)}`, hint: error.hint ?? USAGE_HINT, exitCode: ExitCode.usage }
   }
   if (isLuaVMError(error)) {
-    const usage = usageTags.has(error._tag)
+    const xapiCode = (error as { xapiCode?: string }).xapiCode
+    const usage = usageTags.has(error._tag) || (xapiCode !== undefined && xapiConfigCodes.has(xapiCode))
     return {
-      line: `error: ${error.message}`,
-      hint: hintFor(error._tag),
+      line: `error: ${oneLine(error.message)}`,
+      hint: xapiCode && xapiConfigCodes.has(xapiCode) ? XAPI_CONFIG_HINT : hintFor(error._tag),
       exitCode: usage ? ExitCode.usage : ExitCode.internal,
     }
   }
   const message = error instanceof Error ? error.message : String(error)
-  return { line: `error: ${message}`, exitCode: ExitCode.internal }
+  return { line: `error: ${oneLine(message)}`, hint: DEBUG_HINT, exitCode: ExitCode.internal }
+}
+
+const USAGE_HINT = 'hint: add --help to the command for its usage and examples'
+const DEBUG_HINT = 'hint: run with LUAVM_DEBUG=1 for details'
+
+/**
+ * Errors print as one line: a message listing several problems on their own
+ * lines (`invalid config:\n  a\n  b`) becomes `invalid config: a; b`.
+ */
+export function oneLine(message: string): string {
+  const parts = message
+    .split(/\r?\n/)
+    .map((p) => p.trim())
+    .filter(Boolean)
+  return parts.reduce((text, part) => (text === '' ? part : `${text}${text.endsWith(':') ? ' ' : '; '}${part}`), '')
 }
 
 function hintFor(tag: string): string {
@@ -37,7 +58,9 @@ function hintFor(tag: string): string {
       return 'hint: `bioxen-luavm backends` lists what can run here'
     case 'ConfigError':
       return 'hint: `bioxen-luavm config validate` checks a config file'
+    case 'InvalidArgumentError':
+      return USAGE_HINT
     default:
-      return 'hint: run with LUAVM_DEBUG=1 for details'
+      return DEBUG_HINT
   }
 }

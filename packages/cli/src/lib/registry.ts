@@ -42,7 +42,10 @@ export async function loadPlugin(spec: string, cwd: string): Promise<BackendDesc
   try {
     mod = (await import(url)) as Record<string, unknown>
   } catch (error) {
-    throw new UsageError(`plugin '${spec}' failed to load: ${(error as Error).message}`)
+    throw new UsageError(
+      `plugin '${spec}' failed to load: ${(error as Error).message}`,
+      'hint: pass the path of an ES module, or the name of an installed package',
+    )
   }
   const candidates = mod.default !== undefined ? [mod.default].flat() : Object.values(mod)
   const found = candidates.filter(isDescriptor)

@@ -147,8 +147,7 @@ export class ConfigManager {
   /** Validates every configured backend section against the registry's schemas; returns all problems. */
   validate(registry: BackendRegistry): string[] {
     const problems: string[] = []
-    const types = new Set([...Object.keys(this.#file.backends ?? {}), ...Object.keys(this.#explicit.backends ?? {})])
-    for (const type of types) {
+    for (const type of this.#configuredTypes(registry)) {
       const d = registry.get(type)
       if (!d) {
         problems.push(`backends.${type}: no backend '${type}' is registered`)
@@ -168,9 +167,8 @@ export class ConfigManager {
 
   /** The merged config with every secret replaced by `"[redacted]"`: safe to print or log. */
   redacted(registry?: BackendRegistry): LuaVMConfig {
-    const types = new Set([...Object.keys(this.#file.backends ?? {}), ...Object.keys(this.#explicit.backends ?? {})])
     const backends: Record<string, Record<string, unknown>> = {}
-    for (const type of types) {
+    for (const type of this.#configuredTypes(registry)) {
       const schema = registry?.get(type)?.configSchema
       backends[type] = redactSection(this.rawBackend(type, schema), schema)
     }
@@ -185,6 +183,16 @@ export class ConfigManager {
 
   toJSON(): LuaVMConfig {
     return this.redacted()
+  }
+
+  // Backends with settings from a file, from code, or only from environment
+  // variables (those need the registry's schemas to be recognised).
+  #configuredTypes(registry?: BackendRegistry): Set<string> {
+    const types = new Set([...Object.keys(this.#file.backends ?? {}), ...Object.keys(this.#explicit.backends ?? {})])
+    for (const d of registry?.list() ?? []) {
+      if (d.configSchema && Object.keys(this.#envFor(d.type, d.configSchema)).length > 0) types.add(d.type)
+    }
+    return types
   }
 
   #envFor(type: string, schema?: ConfigSchema): Record<string, unknown> {
