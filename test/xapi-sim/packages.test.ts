@@ -63,13 +63,13 @@ afterAll(async () => {
 
 describe('installPackage over SSH', () => {
   it('installs a rock with luarocks into the guest tree, and require finds it', async () => {
-    const result = await vm.installPackage('luavmtestrock', { server })
+    const result = await vm.installPackage('luavmtestrock', { servers: [server] })
     expect(result).toMatchObject({ name: 'luavmtestrock', version: '1.0-1', success: true, modules: ['luavmtestrock'] })
     expect(result.location).toBe('.luavm/rocks')
     expect((await vm.execute('return require("luavmtestrock").answer')).values).toEqual([42])
   })
 
-  it('pins a version', async () => {
+  it('pins a version (and still takes a single `server`)', async () => {
     const result = await vm.installPackage('luavmtestrock', { server, version: '1.0-1' })
     expect(result.version).toBe('1.0-1')
   })

@@ -335,7 +335,12 @@ export class XcpngVM extends BaseLuaVM {
       version: options.version,
       luaVersion,
       tree: this.#cfg.luarocksTree,
-      server: typeof options.server === 'string' ? options.server : undefined,
+      // `servers` as the other backends take it; `server` (one) as this one first did.
+      servers: Array.isArray(options.servers)
+        ? (options.servers as string[])
+        : typeof options.server === 'string'
+          ? [options.server]
+          : undefined,
       timeoutMs: options.timeoutMs,
       signal: options.signal,
     })

@@ -33,7 +33,7 @@ describe('remote commands', () => {
 })
 
 describe('installRock (core LuarocksInstaller over SSH)', () => {
-  it('runs luarocks for the guest Lua, tree and server, then reads version and modules', async () => {
+  it('runs luarocks for the guest Lua, tree and servers, then reads version and modules', async () => {
     const { ssh, commands } = fakeSsh((c) =>
       c.includes("'list'")
         ? { stdout: 'lpeg\t1.1.0-1\tinstalled\t/home/u/.luavm/rocks\n' }
@@ -46,7 +46,7 @@ describe('installRock (core LuarocksInstaller over SSH)', () => {
       version: '1.1.0-1',
       luaVersion: '5.4',
       tree: '~/.luavm/rocks',
-      server: '/srv/rocks',
+      servers: ['/srv/rocks', 'https://mirror.example/rocks'],
     })
     expect(r).toMatchObject({
       name: 'lpeg',
@@ -56,7 +56,7 @@ describe('installRock (core LuarocksInstaller over SSH)', () => {
       location: '.luavm/rocks',
     })
     expect(commands[0]).toMatch(
-      /^timeout -s KILL \d+ 'luarocks' '--lua-version' '5\.4' '--tree' '\.luavm\/rocks' '--only-server=\/srv\/rocks' 'install' 'lpeg' '1\.1\.0-1'$/,
+      /^timeout -s KILL \d+ 'luarocks' '--lua-version' '5\.4' '--tree' '\.luavm\/rocks' '--only-server=\/srv\/rocks' '--server=https:\/\/mirror\.example\/rocks' 'install' 'lpeg' '1\.1\.0-1'$/,
     )
   })
 

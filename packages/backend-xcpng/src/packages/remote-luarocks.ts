@@ -85,8 +85,8 @@ export interface RockRequest {
   /** `5.4` etc.: the guest interpreter's version (from the driver's hello). */
   luaVersion: string
   tree: string
-  /** A rocks server URL or directory on the guest (`--only-server`), e.g. a local mirror. */
-  server?: string | undefined
+  /** Rocks servers: URLs or directories on the guest, e.g. a local mirror; the first is `--only-server`. */
+  servers?: readonly string[] | undefined
   timeoutMs?: number | undefined
   signal?: AbortSignal | undefined
 }
@@ -96,12 +96,15 @@ export interface RockRequest {
  * `LuarocksInstaller` validates the name and version before anything runs).
  */
 export async function installRock(ssh: SshConnection, req: RockRequest): Promise<InstallResult> {
-  if (req.server !== undefined && (req.server === '' || /[\0\n]/.test(req.server)))
-    throw new PackageError('invalid rocks server')
+  for (const server of req.servers ?? []) {
+    if (typeof server !== 'string' || server === '' || /[\0\n]/.test(server)) {
+      throw new PackageError('invalid rocks server')
+    }
+  }
   const installer = new LuarocksInstaller(new SshCommandRunner(ssh), {
     luaVersion: req.luaVersion,
     tree: checkTree(req.tree),
-    ...(req.server ? { servers: [req.server] } : {}),
+    ...(req.servers?.length ? { servers: [...req.servers] } : {}),
   })
   return installer.install(req.name, {
     ...(req.version !== undefined ? { version: req.version } : {}),
