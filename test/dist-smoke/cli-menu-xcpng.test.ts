@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectXapi, destroyGuest, OWNER_KEY } from '@bioxen-luavm/backend-xcpng'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Env, startEnv } from '../xapi-sim/fixture.js'
+import { type Env, SIM_PASSWORD, startEnv } from '../xapi-sim/fixture.js'
 import { root } from './packages.js'
 import { Terminal } from './tmux.js'
 
@@ -76,5 +76,66 @@ describe('interactive menu: keeping an XCP-ng VM at quit', () => {
       await xapi.logout()
     }
     expect(env.sim.leaks()).toEqual([])
+  })
+
+  it('asks for missing XCP-ng settings, validates them, and pins the certificate only when told to', async () => {
+    const keyFile = join(home, 'id_test')
+    writeFileSync(keyFile, env.sshd.privateKey, { mode: 0o600 })
+    term?.kill()
+    term = new Terminal(['node', join(root, 'packages/cli/dist/bin.js')], {
+      env: {
+        XDG_CONFIG_HOME: join(home, 'empty'), // no profiles, no config file
+        NO_COLOR: '1',
+        SSH_AUTH_SOCK: '',
+        XCPNG_PASSWORD: SIM_PASSWORD, // the recommended place for the secret
+        LUAVM_XCPNG_SSH_PORT: String(env.sshd.port),
+      },
+    })
+    await term.waitFor('What do you want to do?')
+    term.send('Down', 'Down', 'Enter') // Create a VM
+    await term.waitFor('Which backend?')
+    term.send('Up', 'Enter') // xcpng, last
+    await term.waitFor('XCP-ng settings')
+    term.send('Down', 'Enter') // Enter them now
+    await term.waitFor('xapi_url')
+    term.line('ftp://nowhere')
+    await term.waitFor(/xcpng\.xapi_url: does not look right/)
+    term.send('C-u')
+    term.line(env.sim.url)
+    await term.waitFor('username')
+    term.line('root')
+    await term.waitFor('Which guest?')
+    term.send('Enter') // clone a template
+    await term.waitFor('template_name')
+    term.line('debian-lua')
+    await term.waitFor('ssh_user')
+    term.line(env.sshd.user)
+    await term.waitFor('SSH private key file')
+    term.line(keyFile)
+    await term.waitFor('SSH host keys be verified?')
+    term.send('Enter') // a pinned fingerprint
+    await term.waitFor('Host key fingerprint')
+    term.line('SHA256:too-short')
+    await term.waitFor(/is not a SHA256 fingerprint/)
+    term.send('C-u')
+    term.line(env.sshd.hostKeyFingerprint)
+    const shown = await term.waitFor('Trust this certificate (pin its fingerprint)?')
+    expect(shown).toContain(`SHA-256 fingerprint: ${env.sim.fingerprint}`)
+    term.send('y', 'Enter')
+    await term.waitFor('XAPI: connected (TLS verified, logged in and out)')
+    await term.waitFor("VM 'xcpng-1' is running Lua 5.4")
+
+    await term.waitFor(/(What do you want to do\?[\s\S]*){2}/)
+    term.send('Up', 'Enter') // Quit
+    await term.waitFor('Keep which XCP-ng VMs running after quitting?')
+    term.send('Enter') // keep none
+    const screen = await term.waitFor('stopped 1 VM(s)')
+    expect(screen).not.toContain(SIM_PASSWORD)
+    expect(screen).not.toMatch(/error:/)
+    for (let i = 0; i < 50 && !term.exited(); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(term.exited()).toBe(true)
+    expect(env.sim.leaks()).toEqual([])
+    expect(env.sim.sessions()).toEqual([])
+    expect(await env.sshd.userProcesses()).toEqual([])
   })
 })

@@ -1,6 +1,8 @@
 import type { ConfigSchema } from '@bioxen-luavm/core'
 
 const uuidOrName = 'a uuid or a name label'
+// What `ssh-keygen -lf` prints (the prefix and base64 padding optional), as ssh/host-key.ts accepts it.
+const SSH_FINGERPRINT = /^(?:SHA256:)?[A-Za-z0-9+/]{43}=*$/i
 
 /**
  * Config keys of the `xcpng` backend. The first twelve are the original
@@ -91,6 +93,10 @@ export const xcpngConfigSchema: ConfigSchema = {
   ssh_host_key: {
     type: 'string[]',
     description: 'pinned SHA256:… host key fingerprint(s) of the guest (templates keep their host keys across clones)',
+    check: (value) => {
+      const bad = (value as string[]).find((f) => !SSH_FINGERPRINT.test(f.trim()))
+      return bad === undefined ? undefined : `'${bad}' is not a SHA256 fingerprint (expected SHA256:<43 base64 chars>)`
+    },
   },
   known_hosts_path: { type: 'string', description: 'known_hosts file to verify guest host keys against' },
   ssh_accept_new_host_key: {

@@ -1,5 +1,5 @@
-import { connectXapi, type XcpngVM } from '@bioxen-luavm/backend-xcpng'
-import type { BaseLuaVM, ConfigSchema, DetectedBackend, InteractiveSession } from '@bioxen-luavm/core'
+import type { XcpngVM } from '@bioxen-luavm/backend-xcpng'
+import type { BaseLuaVM, InteractiveSession } from '@bioxen-luavm/core'
 import { Catalog } from '@bioxen-luavm/core'
 import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import type { CliContext } from '../lib/context.js'
@@ -7,8 +7,10 @@ import type { CliIO } from '../lib/io.js'
 import { table } from '../lib/table.js'
 import { type RunningInput, ttyRepl } from '../lib/tty-repl.js'
 import { startWithProgress } from '../lib/vm.js'
+import { askConfig } from './ask-config.js'
 import { manageEnvironments } from './environments.js'
 import { loadProfiles, profilesFile, saveProfile, type VMProfile } from './profiles.js'
+import { configureXcpng } from './xcpng-setup.js'
 
 type Action = 'repl' | 'attach' | 'create' | 'list' | 'stop' | 'install' | 'search' | 'envs' | 'save' | 'load' | 'quit'
 
@@ -144,7 +146,7 @@ const actions: Record<Exclude<Action, 'quit'>, (s: MenuState) => Promise<void>> 
       message: 'Profile name',
       validate: (v) => /^[\w.-]+$/.test(v) || 'letters, digits, . _ -',
     })
-    await saveProfile(s.file, name, profile)
+    await saveProfile(s.file, name, await withoutUnwantedSecrets(s, profile))
     s.io.stdout(`saved profile '${name}' to ${s.file}\n`)
   },
   async load(s) {
@@ -209,45 +211,24 @@ async function chooseBackendConfig(s: MenuState): Promise<{ profile: VMProfile }
   const detected = await s.ctx.registry.detect()
   const backend = await select({
     message: 'Which backend?',
-    choices: detected.map((b) => ({
-      name: `${b.type.padEnd(8)} ${b.description}`,
-      value: b.type,
-      disabled: !b.available && `(unavailable: ${b.reason ?? 'unknown'})`,
-    })),
+    choices: detected.map((b) => {
+      // Unconfigured XCP-ng is no obstacle here: the menu asks for its settings.
+      const askable = b.type === 'xcpng' && !b.available
+      return {
+        name: `${b.type.padEnd(8)} ${b.description}${askable ? ' (settings asked next)' : ''}`,
+        value: b.type,
+        disabled: !b.available && !askable && `(unavailable: ${b.reason ?? 'unknown'})`,
+      }
+    }),
   })
-  const d = detected.find((b) => b.type === backend) as DetectedBackend
   const schema = s.ctx.registry.get(backend)?.configSchema
-  const config = schema ? await askConfig(s, backend, schema) : {}
-  if (backend === 'xcpng') await checkXapi(s, config)
-  return { profile: { backend: d.type, config } }
-}
-
-// Prompts only for keys without a value from the config file or environment;
-// secrets are never stored unless the user insists.
-async function askConfig(s: MenuState, type: string, schema: ConfigSchema): Promise<Record<string, unknown>> {
-  const known = s.ctx.config.rawBackend(type, schema)
-  const out: Record<string, unknown> = {}
-  for (const [key, field] of Object.entries(schema)) {
-    if (known[key] !== undefined && known[key] !== '') continue
-    if (!field.required) continue
-    if (field.secret) {
-      const envName = field.env?.[0] ?? `LUAVM_${type}_${key}`.toUpperCase()
-      s.io.stdout(`${key} is a secret: set ${envName} in the environment rather than saving it.\n`)
-      const insist = await confirm({ message: `Type ${key} now anyway (kept in memory only)?`, default: false })
-      if (insist) out[key] = await input({ message: key, theme: { style: { answer: () => '********' } } })
-      continue
-    }
-    out[key] = await input({ message: `${key} — ${field.description}` })
-  }
-  return { ...known, ...out }
-}
-
-/** Logs in to XAPI and out again, so a wrong URL, certificate or password shows before provisioning starts. */
-async function checkXapi(s: MenuState, config: Record<string, unknown>): Promise<void> {
-  s.io.stdout('checking the XAPI connection…\n')
-  const session = await connectXapi(config)
-  await session.logout().catch(() => {})
-  s.io.stdout('XAPI: connected (TLS verified, logged in and out)\n')
+  const config =
+    backend === 'xcpng'
+      ? await configureXcpng(s.ctx, s.io)
+      : schema
+        ? await askConfig(s.io, backend, schema, s.ctx.config.rawBackend(backend, schema))
+        : {}
+  return { profile: { backend, config } }
 }
 
 async function pickVM(s: MenuState, message: string, allowNew: boolean): Promise<BaseLuaVM | undefined> {
@@ -258,6 +239,21 @@ async function pickVM(s: MenuState, message: string, allowNew: boolean): Promise
   if (allowNew) choices.push({ name: 'a new VM…', value: '' })
   const id = await select({ message, choices })
   return id === '' ? createVM(s) : s.vms.get(id)
+}
+
+/** Secrets stay out of profile files unless the user insists, key by key. */
+async function withoutUnwantedSecrets(s: MenuState, profile: VMProfile): Promise<VMProfile> {
+  const schema = s.ctx.registry.get(profile.backend)?.configSchema ?? {}
+  const config = { ...profile.config }
+  for (const [key, field] of Object.entries(schema)) {
+    if (!field.secret || config[key] === undefined) continue
+    const keep = await confirm({
+      message: `Store ${key} in ${s.file} (plain text, readable only by you)? Otherwise set it in the environment`,
+      default: false,
+    })
+    if (!keep) delete config[key]
+  }
+  return { ...profile, config }
 }
 
 /** At Quit: which running XCP-ng VMs to leave running (none by default). */
