@@ -122,6 +122,19 @@ describe.each(COMBOS.filter((c) => c.type === 'fengari'))('memory: fengari / $is
     expect(r.status, brief(r)).toBe('memory')
     await usable(vm)
   })
+
+  it('the capped string.rep still behaves like string.rep, errors at the caller’s line', async () => {
+    const vm = await makeVM(combo, { memoryLimitBytes: 32 * 1024 * 1024 })
+    const r = await vm.execute('return string.rep("ab", 3, "-"), ("x"):rep(2), string.rep(5, 2)')
+    expect(r.values, brief(r)).toEqual(['ab-ab-ab', 'xx', '55'])
+    // Called from C (pcall), as with the real rep: no position, and none of the wrapper's.
+    const viaPcall = await vm.execute('return pcall(string.rep)')
+    expect(viaPcall.values).toEqual([false, expect.stringMatching(/^bad argument #1 to 'rep' \(string expected/)])
+    const bad = await vm.execute('\nstring.rep()')
+    expect(bad.error?.message).toMatch(/^chunk:2: bad argument #1 to 'rep' \(string expected/)
+    const frac = await vm.execute('\n\nstring.rep("x", 1.5)')
+    expect(frac.error?.message).toMatch(/^chunk:3: bad argument #2 to 'rep' \(number has no integer representation\)/)
+  })
 })
 
 describe('memory: fengari / worker heap limit', () => {

@@ -28,6 +28,18 @@ const processSchema: ConfigSchema = {
   sandbox: { type: 'boolean', description: 'sandbox', default: true },
 }
 
+/** A registry holding one do-nothing backend with this config schema. */
+function registryWith(type: string, configSchema: ConfigSchema): BackendRegistry {
+  return new BackendRegistry().register({
+    type,
+    description: type,
+    capabilities: {} as BackendDescriptor['capabilities'],
+    configSchema,
+    detect: async () => ({ available: true }),
+    load: async () => ({ createVM: () => undefined as never }),
+  })
+}
+
 // The original library's xcpng_config.json, as written by its users.
 const originalFlatFile = {
   xapi_url: 'https://xcp.example:443',
@@ -167,15 +179,7 @@ describe('ConfigManager validation', () => {
   })
 
   it('validate() collects problems across backends', () => {
-    const registry = new BackendRegistry()
-    registry.register({
-      type: 'process',
-      description: 'p',
-      capabilities: {} as BackendDescriptor['capabilities'],
-      configSchema: processSchema,
-      detect: async () => ({ available: true }),
-      load: async () => ({ createVM: () => undefined as never }),
-    })
+    const registry = registryWith('process', processSchema)
     const cfg = new ConfigManager({ env: {}, explicit: { backends: { process: { poolSize: -1 }, ghost: {} } } })
     const problems = cfg.validate(registry)
     expect(problems).toHaveLength(2)
@@ -184,15 +188,7 @@ describe('ConfigManager validation', () => {
   })
 
   it('validate() and redacted() see backends configured only by environment variables', () => {
-    const registry = new BackendRegistry()
-    registry.register({
-      type: 'process',
-      description: 'p',
-      capabilities: {} as BackendDescriptor['capabilities'],
-      configSchema: processSchema,
-      detect: async () => ({ available: true }),
-      load: async () => ({ createVM: () => undefined as never }),
-    })
+    const registry = registryWith('process', processSchema)
     const cfg = new ConfigManager({ env: { LUAVM_PROCESS_POOLSIZE: '-3' } })
     expect(cfg.validate(registry)).toEqual([expect.stringMatching(/poolSize.*LUAVM_PROCESS_POOLSIZE/)])
     expect(cfg.redacted(registry).backends).toEqual({ process: { poolSize: '-3' } })
@@ -207,15 +203,7 @@ describe('ConfigManager secrets', () => {
     expect(printed).not.toContain('hunter2-secret')
     expect(printed).toContain('[redacted]')
     expect(printed).toContain('https://xcp.example:443')
-    const registry = new BackendRegistry()
-    registry.register({
-      type: 'xcpng',
-      description: 'x',
-      capabilities: {} as BackendDescriptor['capabilities'],
-      configSchema: xcpngSchema,
-      detect: async () => ({ available: true }),
-      load: async () => ({ createVM: () => undefined as never }),
-    })
+    const registry = registryWith('xcpng', xcpngSchema)
     const withPin = new ConfigManager({
       env: {},
       explicit: { backends: { xcpng: { xapi_url: 'https://x', pin: 424242 } } },

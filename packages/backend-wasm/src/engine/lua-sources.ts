@@ -36,12 +36,19 @@ export function fengariPrelude(repLimitBytes: number | undefined): string {
       ? ''
       : `
 do
-  local rep, limit, floor = string.rep, ${Math.floor(repLimitBytes)}, math.floor
+  local rep, limit, floor, pcall, error, type, tonumber, tostring, gsub =
+    string.rep, ${Math.floor(repLimitBytes)}, math.floor, pcall, error, type, tonumber, tostring, string.gsub
+  local function text(v) local t = type(v) return t == "string" or t == "number" end
   string.rep = function(s, n, sep)
-    local ls, ln = #tostring(s), tonumber(n) or 0
-    local lsep = sep and #tostring(sep) or 0
-    if ln > 0 and (ls + lsep) * floor(ln) > limit then error("not enough memory", 0) end
-    return rep(s, n, sep)
+    if text(s) and tonumber(n) and (sep == nil or text(sep)) then
+      local ln = floor(tonumber(n))
+      if ln > 0 and (#tostring(s) + (sep and #tostring(sep) or 0)) * ln > limit then error("not enough memory", 0) end
+    end
+    -- Called from here, rep's own argument errors would carry this
+    -- wrapper's position; run it protected and raise from the caller's line.
+    local ok, r = pcall(rep, s, n, sep)
+    if ok then return r end
+    error((gsub(tostring(r), "^bad argument #(%d+) to '[^']*'", "bad argument #%1 to 'rep'")), 2)
   end
 end`
   return `
