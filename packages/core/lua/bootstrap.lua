@@ -1,1 +1,1 @@
-local i,e=io.stdin,io.stderr local n=tonumber(i:read("*l"))local s=n and i:read(n)if not s or #s~=n then e:write("luavm bootstrap: bad program header\n")os.exit(3)end local f,m=(loadstring or load)(s,"=luavm-driver")if not f then e:write("luavm bootstrap: ",m,"\n")os.exit(3)end f()
+local i,e=io.stdin,io.stderr local n=tonumber(i:read("*l"))local s=n and i:read(n)if not s or #s~=n then e:write("luavm bootstrap: bad program header\n")os.exit(3)end local f,m=(loadstring or load)(s,"=luavm-driver")if not f then e:write("luavm bootstrap: ",m,"\n")os.exit(3)end return f()

@@ -266,6 +266,18 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
       expect(r.error?.traceback).not.toContain('xpcall')
     })
 
+    it('a chunk named like the interpreter’s own -e chunk keeps a clean traceback', async () => {
+      // The driver starts from `lua -e`, whose frame is also "(command line)".
+      const r = await run('local function f() error("boom") end\nf()', { chunkName: '(command line)' })
+      expect(r.error?.traceback).toEqual(
+        bin === 'luajit'
+          ? "stack traceback:\n\t[C]: in function 'error'\n\t(command line):1: in function 'f'\n\t(command line):2: in main chunk"
+          : expect.stringMatching(
+              /^stack traceback:\n\t\[C\]: in function 'error'\n\t\(command line\):1: in .*'f'\n\t\(command line\):2: in main chunk$/,
+            ),
+      )
+    })
+
     it('error(table) and a throwing __tostring give lua.c-style messages', async () => {
       const a = await run('error({code = 1})')
       expect(a.error?.message).toBe('(error object is a table value)')
