@@ -13,6 +13,7 @@ import {
 import { type BootstrapOptions, type BootstrapReport, bootstrapEnvironment } from './bootstrap.js'
 import { checkEnvironmentHealth, type HealthOptions, type HealthReport } from './health.js'
 import { LocalCommandRunner } from './local-runner.js'
+import { withEnvironmentLock } from './lock.js'
 import {
   type EnvironmentManifest,
   manifestFile,
@@ -92,6 +93,7 @@ export interface EnvInstallOptions {
 // One queue per environment directory for the whole process: installs into
 // one tree and the manifest's read-modify-write must not interleave, even
 // between two managers (a VM's and the host's) pointing at the same root.
+// Other processes are kept out by the lock file (./lock.ts).
 const queues = new Map<string, TaskQueue>()
 function queueFor(dir: string): TaskQueue {
   let q = queues.get(dir)
@@ -137,6 +139,11 @@ export class EnvironmentManager {
   envDir(name: string): string {
     return join(this.root, validateEnvironmentName(name))
   }
+  // Within this process the queue orders waiters fairly; the lock file
+  // then keeps other processes out.
+  #exclusive<T>(name: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return queueFor(this.envDir(name)).run(() => withEnvironmentLock(this.root, name, work, { signal }), signal)
+  }
 
   /** The luarocks tree of `name` for `luaVersion` (it may not exist). */
   treeDir(name: string, luaVersion: string): string {
@@ -161,7 +168,7 @@ export class EnvironmentManager {
     const dir = this.envDir(name)
     const luaVersion = validateLuaVersion(options.luaVersion ?? '5.4')
     const servers = normalizeServers(options.servers)
-    return queueFor(dir).run(async () => {
+    return this.#exclusive(name, async () => {
       if (await this.exists(name)) {
         throw new InvalidArgumentError(`environment '${name}' already exists in ${this.root}`, { details: { name } })
       }
@@ -192,7 +199,7 @@ export class EnvironmentManager {
         if (!(error instanceof InvalidArgumentError)) throw error
       }
     }
-    return queueFor(dir).run(async () => {
+    return this.#exclusive(name, async () => {
       const manifest = await readManifest(dir)
       if (manifest.luaVersions.includes(luaVersion)) return manifest
       await mkdir(join(dir, luaVersion), { recursive: true, mode: 0o755 })
@@ -260,7 +267,7 @@ export class EnvironmentManager {
   async delete(name: string): Promise<void> {
     const dir = this.envDir(name)
     await this.#assertExists(name)
-    await queueFor(dir).run(() => rm(dir, { recursive: true, force: true }))
+    await this.#exclusive(name, () => rm(dir, { recursive: true, force: true }))
   }
 
   /**
@@ -302,22 +309,26 @@ export class EnvironmentManager {
     if (options.create)
       await this.ensure(name, { luaVersion, ...(options.servers ? { servers: options.servers } : {}) })
     else await this.#assertTree(name, luaVersion)
-    return queueFor(dir).run(async () => {
-      const manifest = await readManifest(dir)
-      const servers = this.#serversFor(manifest, options.servers)
-      const installer = this.installer(name, luaVersion, { servers })
-      const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs
-      const result = await installer.install(pkg, {
-        ...(options.version === undefined ? {} : { version: options.version }),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      })
-      await this.#record(dir, manifest, luaVersion, installer, servers, {
-        requested: { name: pkg, modules: result.modules },
-        ...(result.log === undefined ? {} : { log: result.log }),
-      })
-      return { ...result, location: this.treeDir(name, luaVersion) }
-    }, options.signal)
+    return this.#exclusive(
+      name,
+      async () => {
+        const manifest = await readManifest(dir)
+        const servers = this.#serversFor(manifest, options.servers)
+        const installer = this.installer(name, luaVersion, { servers })
+        const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs
+        const result = await installer.install(pkg, {
+          ...(options.version === undefined ? {} : { version: options.version }),
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        })
+        await this.#record(dir, manifest, luaVersion, installer, servers, {
+          requested: { name: pkg, modules: result.modules },
+          ...(result.log === undefined ? {} : { log: result.log }),
+        })
+        return { ...result, location: this.treeDir(name, luaVersion) }
+      },
+      options.signal,
+    )
   }
 
   /** Removes rock `pkg` from `name`'s tree for `luaVersion` and updates the manifest. */
@@ -330,12 +341,16 @@ export class EnvironmentManager {
     const luaVersion = validateLuaVersion(options.luaVersion ?? '5.4')
     const dir = this.envDir(name)
     await this.#assertTree(name, luaVersion)
-    await queueFor(dir).run(async () => {
-      const manifest = await readManifest(dir)
-      const installer = this.installer(name, luaVersion)
-      await installer.remove(pkg, options)
-      await this.#record(dir, manifest, luaVersion, installer, this.#serversFor(manifest, undefined), {})
-    }, options.signal)
+    await this.#exclusive(
+      name,
+      async () => {
+        const manifest = await readManifest(dir)
+        const installer = this.installer(name, luaVersion)
+        await installer.remove(pkg, options)
+        await this.#record(dir, manifest, luaVersion, installer, this.#serversFor(manifest, undefined), {})
+      },
+      options.signal,
+    )
   }
 
   /** Rocks luarocks lists in `name`'s tree for `luaVersion`. */
