@@ -296,14 +296,24 @@ describe('execution faults', () => {
     const local = await startSshd()
     try {
       const vm = await registry.create('xcpng', `crash-${++seq}`, simConfig(sim, local), { logger })
-      const running = vm.execute('while true do end', { timeoutMs: 60_000 }).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-      while ((await local.userProcesses()).length === 0) await new Promise((r) => setTimeout(r, 20))
+      let streamed = ''
+      const running = vm
+        .execute('print("before the crash") io.stderr:write("and on stderr\\n") while true do end', {
+          timeoutMs: 60_000,
+          onStdout: (text) => {
+            streamed += text
+          },
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      while (!streamed.includes('before the crash')) await new Promise((r) => setTimeout(r, 20))
       await local.crash()
       const error = await running
       expect(error).toBeInstanceOf(SshError)
+      // What it printed before the link died is not lost with it.
+      expect((error as SshError).details).toMatchObject({ reason: 'lost', stdout: 'before the crash\n' })
       expect(vm.state).toBe('failed')
       await vm.stop()
       expect(sim.leaks()).toEqual([])

@@ -263,11 +263,14 @@ export class XcpngVM extends BaseLuaVM {
         if (this.#guest !== guest) return this.result({ status: 'killed', ...partial() })
         if (guest.ssh.closed) {
           this.markFailed()
+          // What the chunk printed before the link died travels with the
+          // error (it was streamed too), so nothing it wrote is lost.
+          const { stdout: partialStdout, stderr: partialStderr } = partial()
           throw new SshError(
             `lost the SSH connection to the guest ${guest.ip} while running Lua; stop() the VM to clean up`,
             {
               cause: outcome.error,
-              details: { vmId: this.id, ip: guest.ip, reason: 'lost' },
+              details: { vmId: this.id, ip: guest.ip, reason: 'lost', stdout: partialStdout, stderr: partialStderr },
             },
           )
         }
