@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -35,8 +35,12 @@ const run = (kind: string, code: string, options: Record<string, unknown> = {}) 
 const ticks = () => page.evaluate(() => (window as unknown as { luavm: { ticks(): number } }).luavm.ticks())
 
 beforeAll(async () => {
-  // The test drives what users install: build the package, then bundle the page with Vite.
-  execFileSync('pnpm', ['--filter', '@bioxen-luavm/backend-wasm', 'build'], { cwd: repo, stdio: 'pipe' })
+  // The test drives what users install: the package's built browser bundle,
+  // bundled into the page with Vite. CI builds before the tests; rebuilding
+  // here would empty dist/ under other tests, so only a stale build is redone.
+  if (stale(join(pkg, 'src'), join(pkg, 'dist/browser/index.js'))) {
+    execFileSync('pnpm', ['--filter', '@bioxen-luavm/backend-wasm', 'build'], { cwd: repo, stdio: 'pipe' })
+  }
   rmSync(site, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
   await build({
@@ -119,3 +123,14 @@ describe('wasm backend in headless Chromium', () => {
     expect(statSync(file).size).toBeGreaterThan(1000)
   })
 })
+
+/** True when `built` is missing or older than some file under `sources`. */
+function stale(sources: string, built: string): boolean {
+  if (!existsSync(built)) return true
+  const builtAt = statSync(built).mtimeMs
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? newer(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs > builtAt,
+    )
+  return newer(sources)
+}
