@@ -29,7 +29,7 @@ describe('interactive menu: keeping an XCP-ng VM at quit', () => {
 
   it('keeps the chosen VM running and untagged, destroys the other', async () => {
     term = new Terminal(['node', join(root, 'packages/cli/dist/bin.js')], {
-      env: { XDG_CONFIG_HOME: home, NO_COLOR: '1' },
+      env: { XDG_CONFIG_HOME: home, NO_COLOR: '1', LUAVM_HISTORY_FILE: '' },
     })
     for (const n of [1, 2]) {
       await term.waitFor(new RegExp(`(What do you want to do\\?[\\s\\S]*){${n}}`))
@@ -86,6 +86,7 @@ describe('interactive menu: keeping an XCP-ng VM at quit', () => {
       env: {
         XDG_CONFIG_HOME: join(home, 'empty'), // no profiles, no config file
         NO_COLOR: '1',
+        LUAVM_HISTORY_FILE: '',
         SSH_AUTH_SOCK: '',
         XCPNG_PASSWORD: SIM_PASSWORD, // the recommended place for the secret
         LUAVM_XCPNG_SSH_PORT: String(env.sshd.port),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,7 +14,7 @@ describe('interactive menu under tmux', () => {
   beforeAll(() => {
     home = mkdtempSync(join(tmpdir(), 'luavm-menu-'))
     term = new Terminal(['node', join(root, 'packages/cli/dist/bin.js')], {
-      env: { XDG_CONFIG_HOME: home, NO_COLOR: '1' },
+      env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: home, NO_COLOR: '1' },
     })
   })
   afterAll(() => {
@@ -69,6 +69,23 @@ describe('interactive menu under tmux', () => {
     term.send('Up', 'Enter') // the list wraps: Up from the first item is Quit
     const last = await term.waitFor('stopped 1 VM(s)')
     expect(last).not.toMatch(/error:/)
+    for (let i = 0; i < 50 && !term.exited(); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(term.exited()).toBe(true)
+  })
+
+  it('the repl command on a terminal recalls the lines of earlier runs (Up)', async () => {
+    const history = join(home, 'bioxen-luavm', 'repl_history')
+    expect(readFileSync(history, 'utf8')).toContain('print("sq(12) = " .. sq(12))\n')
+    expect(statSync(history).mode & 0o777).toBe(0o600)
+    term.kill()
+    term = new Terminal(['node', join(root, 'packages/cli/dist/bin.js'), 'repl', '--backend', 'process'], {
+      env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: home, NO_COLOR: '1' },
+    })
+    await term.waitFor(/Ctrl-C cancels, Ctrl-D or \.exit leaves/)
+    term.line('function sq(x) return x * x end')
+    term.send('Up', 'Up', 'Enter') // the menu run's last line, before this one
+    await term.waitFor(/^sq\(12\) = 144$/m)
+    term.send('C-d')
     for (let i = 0; i < 50 && !term.exited(); i++) await new Promise((r) => setTimeout(r, 100))
     expect(term.exited()).toBe(true)
   })

@@ -1,6 +1,7 @@
 import type { InteractiveSession, SessionReply } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
 import { ExitCode } from '../lib/exit-codes.js'
+import { historyFile } from '../lib/history.js'
 import type { CliIO } from '../lib/io.js'
 import { withVMOptions } from '../lib/options.js'
 import { ttyRepl } from '../lib/tty-repl.js'
@@ -34,7 +35,7 @@ Lua error, 3 when one hit a limit.`,
       const { vm } = await openVM('repl', command, io)
       await using _vm = vm
       await using session = await vm.openSession({ chunkName: 'stdin' })
-      if (io.isTTY) await ttyRepl(session, `${vm.luaVersion} on ${vm.type}`)
+      if (io.isTTY) await ttyRepl(session, `${vm.luaVersion} on ${vm.type}`, { historyFile: historyFile(io.env) })
       setExit(io.isTTY ? ExitCode.ok : await piped(session, io))
     })
 }

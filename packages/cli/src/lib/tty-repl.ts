@@ -1,5 +1,6 @@
 import { createInterface, emitKeypressEvents } from 'node:readline'
 import type { InteractiveSession } from '@bioxen-luavm/core'
+import { loadHistory, saveHistoryLine } from './history.js'
 
 /** An input still running in a session, possibly while no terminal is attached to it. */
 export interface RunningInput {
@@ -23,6 +24,8 @@ export interface TtyReplOptions {
   detachable?: boolean
   /** An input left running by an earlier detach: the REPL waits for it before prompting. */
   running?: RunningInput | undefined
+  /** Where entered lines are kept across runs (see `historyFile`); none keeps history in memory only. */
+  historyFile?: string | undefined
 }
 
 const CTRL_RIGHT_BRACKET = '\x1d'
@@ -46,7 +49,13 @@ export async function ttyRepl(
   process.stdout.write(`${banner} — ${keys}\n`)
   if (missed) process.stdout.write(`[output while detached]\n${missed}${missed.endsWith('\n') ? '' : '\n'}`)
 
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 1000 })
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: true,
+    history: await loadHistory(options.historyFile),
+    historySize: 1000,
+  })
   const typed: string[] = []
   let running = options.running
   let continuation = hasPendingInput(session)
@@ -112,6 +121,7 @@ export async function ttyRepl(
   })
   rl.on('line', (line) => {
     if (options.detachable && line.trim() === '.detach') return leave('detach')
+    if (line.trim() !== '.exit') void saveHistoryLine(options.historyFile, line)
     typed.push(line)
     next()
   })

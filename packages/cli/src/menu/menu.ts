@@ -3,6 +3,7 @@ import type { BaseLuaVM, InteractiveSession } from '@bioxen-luavm/core'
 import { Catalog } from '@bioxen-luavm/core'
 import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import type { CliContext } from '../lib/context.js'
+import { historyFile } from '../lib/history.js'
 import type { CliIO } from '../lib/io.js'
 import { table } from '../lib/table.js'
 import { type RunningInput, ttyRepl } from '../lib/tty-repl.js'
@@ -175,6 +176,7 @@ async function attachRepl(s: MenuState, vm: BaseLuaVM): Promise<void> {
     outcome = await ttyRepl(session, `${vm.luaVersion} on ${vm.type} (VM '${vm.id}')`, {
       detachable: true,
       running: earlier?.running,
+      historyFile: historyFile(s.io.env),
     })
   } finally {
     if (outcome?.left === 'detach' && session.state === 'open') {
