@@ -1046,6 +1046,25 @@ describe('conventions', () => {
     for (const r of runs) expect((r.stdout + r.stderr).length).toBeGreaterThan(0)
   })
 
+  it('a reader that stops early (`| head`) ends the CLI quietly, exit 0', async () => {
+    for (const backend of ['wasm', 'process']) {
+      const child = execa(
+        process.execPath,
+        [bin, 'run', '--backend', backend, '-e', 'for i = 1, 1e6 do print(i) end'],
+        {
+          cwd,
+          reject: false,
+          extendEnv: false,
+          env: { PATH: process.env.PATH, HOME: home, TMPDIR: tmp },
+        },
+      )
+      child.stdout?.once('data', () => child.stdout?.destroy())
+      const r = await child
+      expect(r.stderr, backend).toBe('')
+      expect(r.exitCode, backend).toBe(0)
+    }
+  })
+
   it('leaves nothing behind: no current-directory files, no temp entries, no Lua processes', async () => {
     expect(readdirSync(cwd)).toEqual([])
     expect(readdirSync(tmp)).toEqual([])

@@ -48,6 +48,23 @@ describe('usage errors', () => {
     )
   })
 
+  it('a command group without its command names the commands it takes', async () => {
+    expect(await cli(['pkg'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        "error: 'bioxen-luavm pkg' needs a command: search, profiles, install, remove, list\n" +
+        'hint: `bioxen-luavm pkg --help` shows usage and examples\n',
+    })
+    for (const group of ['env', 'xcpng', 'config']) {
+      const r = await cli([group])
+      expect(r).toMatchObject({ code: 2, stdout: '' })
+      expect(r.stderr).toMatch(new RegExp(`^error: 'bioxen-luavm ${group}' needs a command: \\w+(, \\w+)+\\nhint: `))
+    }
+    expect((await cli(['pkg', 'nosuch'])).stderr).toMatch(/^error: unknown command 'nosuch'\n/)
+    expect(await cli(['pkg', 'help', 'search'])).toEqual(await cli(['pkg', 'search', '--help']))
+  })
+
   it('oneLine joins a message and its listed problems', () => {
     expect(oneLine('invalid config:\n  a: bad\n  b: worse\n')).toBe('invalid config: a: bad; b: worse')
     expect(oneLine('just one line')).toBe('just one line')

@@ -15,5 +15,27 @@ export function commandPath(command: Command): string {
  */
 export function addUsageHints(program: Command): void {
   program.showHelpAfterError(`hint: \`${commandPath(program)} --help\` shows usage and examples`)
-  for (const sub of program.commands) addUsageHints(sub)
+  for (const sub of program.commands) {
+    if (sub.commands.length > 0) requireSubcommand(sub)
+    addUsageHints(sub)
+  }
+}
+
+/**
+ * `bioxen-luavm pkg` alone is a usage mistake like any other: one error line
+ * naming the commands it takes, and the hint — not its whole help on stderr.
+ */
+function requireSubcommand(command: Command): void {
+  const names = command.commands.map((c) => c.name()).filter((n) => n !== 'help')
+  // An action turns off commander's implicit `help` subcommand; keep it.
+  command.helpCommand(true)
+  command.allowExcessArguments(true).action((_flags: unknown, self: Command) => {
+    const [unknown] = self.args
+    self.error(
+      unknown === undefined
+        ? `error: '${commandPath(self)}' needs a command: ${names.join(', ')}`
+        : `error: unknown command '${unknown}'`,
+      { exitCode: 2, code: 'luavm.missingCommand' },
+    )
+  })
 }
