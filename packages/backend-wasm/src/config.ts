@@ -1,4 +1,4 @@
-import type { ConfigSchema } from '@bioxen-luavm/core'
+import { ConfigError, type ConfigSchema } from '@bioxen-luavm/core'
 import type { HostFunctions } from './isolation/types.js'
 
 /** Where a VM's engine runs. */
@@ -28,6 +28,23 @@ export interface WasmBackendConfig {
   vmsPerWorker?: number
   /** Wait after the deadline before a worker still running is terminated (default 25 ms). */
   hardKillGraceMs?: number
+  /**
+   * Stop chunks at the deadline with the runtime's instruction hook, the
+   * soft layer that keeps the VM's Lua state after a timeout (default
+   * true). On Lua 5.4 any count hook sends every instruction through the
+   * interpreter's trace path, which makes call-heavy code about 2x slower.
+   *
+   * `false` (hook-free mode) runs Lua with no hook at all and leaves the
+   * deadline to the worker kill alone, at the deadline itself (no
+   * `hardKillGraceMs`): every timeout and every cancel terminates the
+   * worker, so the VM — and every VM sharing its worker — loses its Lua
+   * state (`getStatus().details.stateLost`). Hook-free VMs get workers of
+   * their own pool, never shared with soft-deadline VMs. Needs `isolation:
+   * 'worker'`: inline isolation would have no way to stop the code, so
+   * that combination is a `ConfigError`. Memory and output caps do not
+   * depend on the hook and hold the same.
+   */
+  softDeadline?: boolean
   /** V8 heap limit of each worker in MiB (bounds fengari tables; wasm memory is capped separately). */
   workerMaxHeapMb?: number
   /** URL or path of the worker script, when the bundled one cannot be found. */
@@ -69,6 +86,7 @@ export const WASM_DEFAULTS = Object.freeze({
   sandbox: true,
   vmsPerWorker: 8,
   hardKillGraceMs: 25,
+  softDeadline: true,
   workerMaxHeapMb: 512,
   /** Default heap cap of a wasm VM. */
   memoryLimitBytes: 256 * 1024 * 1024,
@@ -120,6 +138,12 @@ function schema(memoryDefault: number | undefined, memoryText: string): ConfigSc
       default: WASM_DEFAULTS.hardKillGraceMs,
       description: 'wait after the deadline before a still-running worker is terminated',
     },
+    softDeadline: {
+      type: 'boolean',
+      default: WASM_DEFAULTS.softDeadline,
+      description:
+        'stop chunks at the deadline with the runtime hook (keeps state; ~2x CPU cost on call-heavy Lua 5.4); false: worker kill only (needs isolation worker; state lost on timeout)',
+    },
     workerMaxHeapMb: {
       type: 'integer',
       min: 16,
@@ -153,3 +177,17 @@ export const fengariConfigSchema: ConfigSchema = schema(
   undefined,
   'largest string.rep result (fengari has no allocator hook; in worker mode workerMaxHeapMb bounds the JS heap)',
 )
+
+/**
+ * Rejects settings that cannot work together, naming the keys. Called when
+ * a VM is created, since a schema checks each key on its own.
+ */
+export function checkWasmConfig(type: string, config: Pick<WasmBackendConfig, 'isolation' | 'softDeadline'>): void {
+  const isolation = config.isolation ?? WASM_DEFAULTS.isolation
+  if (config.softDeadline === false && isolation === 'inline') {
+    throw new ConfigError(
+      `backends.${type}.softDeadline: false needs backends.${type}.isolation "worker": with isolation "inline" the engine runs on the caller's thread and nothing could stop it at the deadline; set isolation to "worker" or softDeadline to true`,
+      { details: { keys: ['isolation', 'softDeadline'], isolation, softDeadline: false } },
+    )
+  }
+}

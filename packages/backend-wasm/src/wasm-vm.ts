@@ -14,7 +14,7 @@ import {
   type VMInit,
   VMStateError,
 } from '@bioxen-luavm/core'
-import { type Isolation, WASM_DEFAULTS, type WasmVMConfig } from './config.js'
+import { checkWasmConfig, type Isolation, WASM_DEFAULTS, type WasmVMConfig } from './config.js'
 import type { EngineKind, EngineOptions } from './engine/types.js'
 import { createInlineHandle } from './isolation/inline-host.js'
 import type { EngineHandle, EngineRequest, PlacementStats, StateLoss } from './isolation/types.js'
@@ -50,6 +50,11 @@ export class WasmLuaVM extends BaseLuaVM {
   readonly capabilities: BackendCapabilities
   /** Where the engine runs. */
   readonly isolation: Isolation
+  /**
+   * Whether the runtime's deadline hook stops chunks (keeping the state);
+   * `false`: hook-free, deadlines and cancels end by a worker kill.
+   */
+  readonly softDeadline: boolean
   readonly #config: WasmVMConfig
   readonly #kind: WasmVMKind
   readonly #platform: Platform
@@ -65,7 +70,10 @@ export class WasmLuaVM extends BaseLuaVM {
     this.#config = init.config ?? {}
     this.#kind = kind
     this.#platform = platform
+    // Direct createVM calls skip the registry's schema; check here too.
+    checkWasmConfig(this.type, this.#config)
     this.isolation = this.#config.isolation ?? WASM_DEFAULTS.isolation
+    this.softDeadline = this.#config.softDeadline ?? WASM_DEFAULTS.softDeadline
     this.capabilities = Object.freeze({
       ...kind.capabilities,
       hardTimeout: kind.capabilities.hardTimeout && this.isolation === 'worker',
@@ -158,6 +166,7 @@ export class WasmLuaVM extends BaseLuaVM {
               maxWorkers: config.workers ?? Math.max(1, Math.min(4, this.#platform.cpus)),
               vmsPerWorker: config.vmsPerWorker ?? WASM_DEFAULTS.vmsPerWorker,
               graceMs: config.hardKillGraceMs ?? WASM_DEFAULTS.hardKillGraceMs,
+              softDeadline: this.softDeadline,
               maxHeapMb: config.workerMaxHeapMb ?? WASM_DEFAULTS.workerMaxHeapMb,
               workerUrl: config.workerUrl,
               wasm,
@@ -193,6 +202,7 @@ export class WasmLuaVM extends BaseLuaVM {
           echo: options.echoReturnValues,
           repl: options.repl,
           timeoutMs: options.timeoutMs,
+          softDeadline: this.softDeadline,
           maxOutputBytes: options.maxOutputBytes,
           ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
         },
@@ -241,7 +251,11 @@ export class WasmLuaVM extends BaseLuaVM {
   }
 
   protected override async statusDetails(): Promise<Record<string, unknown>> {
-    const details: Record<string, unknown> = { engine: this.#kind.engine, isolation: this.isolation }
+    const details: Record<string, unknown> = {
+      engine: this.#kind.engine,
+      isolation: this.isolation,
+      softDeadline: this.softDeadline,
+    }
     if (this.#packages) details.packages = (await this.#packages.catch(() => undefined))?.list() ?? {}
     if (this.#lastLoss) {
       details.stateLost = { count: this.#lossCount, ...this.#lastLoss }

@@ -18,6 +18,14 @@ for (const descriptor of [wasmBackend, fengariBackend]) {
   describe(`${descriptor.type}, worker isolation`, () => {
     runConformance(descriptor, { config: { isolation: 'worker' } })
   })
+  // Hook-free (softDeadline: false): every deadline and cancel is a worker
+  // kill, so the VM loses its state on a timeout, but state still persists
+  // between executions (the declared capabilities hold). What a chunk
+  // printed before the kill survives: the runtime pushes an execution's
+  // first output at once, and hook-free workers post every push.
+  describe(`${descriptor.type}, worker isolation, softDeadline false`, () => {
+    runConformance(descriptor, { config: { isolation: 'worker', softDeadline: false } })
+  })
   describe(`${descriptor.type}, inline isolation`, () => {
     runConformance(descriptor, { config: { isolation: 'inline' }, skip: INLINE_SKIPS })
   })

@@ -9,6 +9,7 @@ import {
   type EngineStats,
   isMemoryFailure,
   type LuaEngine,
+  runtimeTimeoutMs,
 } from './types.js'
 import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
 
@@ -107,7 +108,7 @@ class FengariEngine implements LuaEngine {
       pushBytes(L, encoder.encode(request.chunkName))
       lua.lua_pushboolean(L, request.echo)
       lua.lua_pushboolean(L, request.repl)
-      lua.lua_pushnumber(L, request.timeoutMs)
+      lua.lua_pushnumber(L, runtimeTimeoutMs(request))
       lua.lua_pushnumber(L, request.maxOutputBytes)
       const status = lua.lua_pcall(L, 6, 1, 0)
       if (status === LUA_OK) {

@@ -26,10 +26,26 @@ export interface EngineExecRequest {
   chunkName: string
   echo: boolean
   repl: boolean
+  /** The execution's deadline budget; the runtime enforces it only when `softDeadline` is true. */
   timeoutMs: number
+  /**
+   * Whether the runtime arms its deadline hook. `false`: Lua runs with no
+   * hook at all and only the host's worker kill enforces `timeoutMs`.
+   */
+  softDeadline: boolean
   maxOutputBytes: number
   /** Heap cap for this execution only (wasmoon). */
   memoryLimitBytes?: number
+}
+
+/**
+ * The `timeout_ms` an engine passes to the runtime's `vm:exec`. The runtime
+ * arms its count hook only for a positive timeout, so hook-free executions
+ * pass 0: no `sethook` at all (the runtime then reads the clock on writes
+ * only, to stream output).
+ */
+export function runtimeTimeoutMs(request: EngineExecRequest): number {
+  return request.softDeadline ? request.timeoutMs : 0
 }
 
 /** Outcome of a host function call, as the engine hands it back to Lua. */

@@ -11,6 +11,7 @@ import {
   type EngineStats,
   isMemoryFailure,
   type LuaEngine,
+  runtimeTimeoutMs,
 } from './types.js'
 import { ConversionError } from './values.js'
 import { LUA_ERRMEM, LUA_OK, type Raw, REGISTRY, T_STRING, UPVALUE_1, WasmoonStack } from './wasmoon-stack.js'
@@ -124,7 +125,7 @@ class WasmoonEngine implements LuaEngine {
       this.#stack.pushString(L, request.chunkName)
       raw._lua_pushboolean(L, request.echo ? 1 : 0)
       raw._lua_pushboolean(L, request.repl ? 1 : 0)
-      raw._lua_pushnumber(L, request.timeoutMs)
+      raw._lua_pushnumber(L, runtimeTimeoutMs(request))
       raw._lua_pushnumber(L, request.maxOutputBytes)
       const status = raw._lua_pcallk(L, 6, 1, 0, 0, 0)
       if (status === LUA_OK) {

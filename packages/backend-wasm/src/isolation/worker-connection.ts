@@ -49,6 +49,8 @@ export class WorkerRequestError extends Error {
 }
 
 let nextConnectionId = 1
+/** Longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647
 
 /**
  * One worker thread hosting the engines of several VMs.
@@ -56,7 +58,8 @@ let nextConnectionId = 1
  * Requests run one at a time (the worker is single-threaded anyway), which
  * lets the host know exactly which execution is running: its deadline
  * timer starts when it is sent, and if the soft deadline inside the worker
- * did not end it by deadline + grace the whole thread is terminated. The
+ * did not end it by deadline + grace the whole thread is terminated (a
+ * hook-free execution, `softDeadline: false`, at the deadline itself). The
  * worker is then started again and every VM it hosted is re-created from
  * its options (mounted modules included); each of them is told that its
  * Lua state was lost.
@@ -184,20 +187,30 @@ export class WorkerConnection {
           })
           const hardStop = (status: HardStop['status'], message: string) => () =>
             this.#lose(generation, `${message} (VM ${slot.vmId})`, { status, message })
-          timers.push(
-            setTimeout(
-              hardStop(
-                'timeout',
-                `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
+          // With the soft layer the runtime gets the grace to stop the chunk
+          // itself (keeping the state); a hook-free run has nothing that
+          // could stop it, so the kill comes at the deadline itself.
+          const soft = request.softDeadline
+          const killAfter = soft ? request.timeoutMs + this.#settings.graceMs : request.timeoutMs
+          // A deadline beyond what a timer can hold (or none) is no deadline:
+          // setTimeout would fire such a delay at once.
+          if (killAfter <= MAX_TIMER_MS) {
+            timers.push(
+              setTimeout(
+                hardStop(
+                  'timeout',
+                  `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
+                ),
+                killAfter,
               ),
-              request.timeoutMs + this.#settings.graceMs,
-            ),
-          )
+            )
+          }
           onAbort = () => {
             // Soft cancel first (the worker's clock reads the flag); the
-            // thread is terminated only if that does not end the run.
+            // thread is terminated only if that does not end the run. A
+            // hook-free run never reads the flag in time: kill it at once.
             const kill = hardStop('killed', 'execution cancelled; its worker was terminated')
-            if (this.#writer) {
+            if (this.#writer && soft) {
               this.#writer.setCancel(true)
               timers.push(setTimeout(kill, this.#settings.graceMs))
             } else {

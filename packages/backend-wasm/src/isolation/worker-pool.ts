@@ -10,6 +10,13 @@ export interface PoolSettings {
   /** VMs per worker before another worker is preferred. */
   vmsPerWorker: number
   graceMs: number
+  /**
+   * Whether the pool's VMs run with the runtime's deadline hook. Part of
+   * the pool's key only: a hook-free VM's every timeout kills its worker,
+   * so hook-free VMs never share a worker with VMs that keep their state
+   * through timeouts; among themselves they share as usual.
+   */
+  softDeadline: boolean
   maxHeapMb?: number | undefined
   workerUrl?: string | URL | undefined
   wasm: WasmSource
@@ -21,7 +28,8 @@ export interface PoolSettings {
  * still has its own wasm instance inside it. New VMs go to a new worker
  * while fewer than `maxWorkers` run (parallelism, small blast radius), then
  * to the least loaded one. A hard kill restarts one worker and only the VMs
- * on it lose their state.
+ * on it lose their state (hook-free VMs, whose timeouts are all hard
+ * kills, are kept in pools of their own: see `PoolSettings.softDeadline`).
  */
 export class WorkerPool {
   readonly #platform: Platform
@@ -91,6 +99,7 @@ export function sharedPool(platform: Platform, settings: PoolSettings): WorkerPo
     settings.maxWorkers,
     settings.vmsPerWorker,
     settings.graceMs,
+    settings.softDeadline,
     settings.maxHeapMb ?? null,
     settings.workerUrl === undefined ? null : String(settings.workerUrl),
     settings.wasm.url === undefined ? null : String(settings.wasm.url),
