@@ -27,10 +27,13 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
   }
 }
 
-/** Runs the CLI in-process with in-memory streams (no terminal, only the given environment). */
+/**
+ * Runs the CLI in-process with in-memory streams (no terminal, only the
+ * given environment; `cwd` is where plugin package names resolve from).
+ */
 export function runCliInMemory(
   argv: readonly string[],
-  options: { stdin?: string; env?: Record<string, string | undefined> } = {},
+  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<CapturedRun> {
   return runCliCaptured(runCli, argv, options)
 }

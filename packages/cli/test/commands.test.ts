@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { runCliInMemory } from '../src/index.js'
 import { cli } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'luavm-cli-cmd-'))
@@ -90,5 +91,30 @@ describe('plugins', () => {
     const empty = join(dir, 'empty.mjs')
     writeFileSync(empty, 'export const x = 1\n')
     expect((await cli(['--plugin', empty, 'backends'])).stderr).toMatch(/exports no backend descriptor/)
+  })
+
+  it('loads a package by name whose main entry is a CommonJS build (its default export inside module.exports)', async () => {
+    const pkg = join(dir, 'node_modules', 'luavm-cjs-plugin')
+    mkdirSync(pkg, { recursive: true })
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({
+        name: 'luavm-cjs-plugin',
+        exports: { '.': { import: './index.mjs', require: './index.cjs' } },
+      }),
+    )
+    const descriptor = `{ type: 'cjsecho', description: 'cjs plugin', capabilities: { sandboxed: true, persistentState: false, sessions: false, packages: false, networking: false, memoryLimit: false, hardTimeout: false, remote: false }, detect: async () => ({ available: true }), load: async () => { throw new Error('not for running') } }`
+    // What bundlers emit for `export default` in a CJS build.
+    writeFileSync(
+      join(pkg, 'index.cjs'),
+      `Object.defineProperty(exports, '__esModule', { value: true }); exports.default = ${descriptor}\n`,
+    )
+    writeFileSync(join(pkg, 'index.mjs'), `export default ${descriptor}\n`)
+    const r = await runCliInMemory(['--plugin', 'luavm-cjs-plugin', 'backends', '--json'], {
+      cwd: dir,
+      env: { XDG_CONFIG_HOME: '/nonexistent-luavm-test' },
+    })
+    expect(r.stderr).toBe('')
+    expect(JSON.parse(r.stdout).map((b: { type: string }) => b.type)).toContain('cjsecho')
   })
 })

@@ -15,6 +15,6 @@ export interface CliContext {
 export async function loadContext(command: Command, io: CliIO): Promise<CliContext> {
   const globals = command.optsWithGlobals<GlobalFlags>()
   const config = await loadConfig(globals.config, io.env)
-  const registry = await buildRegistry([...config.plugins, ...(globals.plugin ?? [])], process.cwd())
+  const registry = await buildRegistry([...config.plugins, ...(globals.plugin ?? [])], io.cwd ?? process.cwd())
   return { config, registry }
 }

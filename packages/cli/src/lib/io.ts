@@ -11,6 +11,8 @@ export interface CliIO {
   /** True when stdout is a terminal (progress and colour only then). */
   isTTY: boolean
   env: Record<string, string | undefined>
+  /** Directory plugin paths and package names resolve from (default: the process's). */
+  cwd?: string
 }
 
 /** The real process streams. */
@@ -26,6 +28,7 @@ export function processIO(): CliIO {
     stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
     isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY),
     env: process.env,
+    cwd: process.cwd(),
   }
 }
 
@@ -44,7 +47,7 @@ export interface CapturedRun {
 export async function runCliCaptured(
   run: (argv: readonly string[], io: CliIO) => Promise<number>,
   argv: readonly string[],
-  options: { stdin?: string; env?: Record<string, string | undefined> } = {},
+  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<CapturedRun> {
   let stdout = ''
   let stderr = ''
@@ -64,6 +67,7 @@ export async function runCliCaptured(
     },
     isTTY: false,
     env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
   }
   const code = await run(argv, io)
   return { code, stdout, stderr }

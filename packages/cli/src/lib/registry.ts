@@ -47,8 +47,7 @@ export async function loadPlugin(spec: string, cwd: string): Promise<BackendDesc
       'hint: pass the path of an ES module, or the name of an installed package',
     )
   }
-  const candidates = mod.default !== undefined ? [mod.default].flat() : Object.values(mod)
-  const found = candidates.filter(isDescriptor)
+  const found = exportedDescriptors(mod)
   if (found.length === 0) {
     throw new UsageError(
       `plugin '${spec}' exports no backend descriptor`,
@@ -56,6 +55,23 @@ export async function loadPlugin(spec: string, cwd: string): Promise<BackendDesc
     )
   }
   return found
+}
+
+/**
+ * The descriptors a module exports: its default export (one or a list),
+ * else its named exports. A package name resolves to the package's
+ * `require` build; imported from here, a CommonJS module arrives whole as
+ * `default` (its own `default` inside), so that layer is searched too.
+ */
+function exportedDescriptors(mod: Record<string, unknown>): BackendDescriptor<never>[] {
+  const cjs = mod.default
+  for (const layer of [mod, typeof cjs === 'object' && cjs !== null ? (cjs as Record<string, unknown>) : undefined]) {
+    if (!layer) continue
+    const candidates = layer.default !== undefined ? [layer.default].flat() : Object.values(layer)
+    const found = candidates.filter(isDescriptor)
+    if (found.length > 0) return found
+  }
+  return []
 }
 
 function isDescriptor(value: unknown): value is BackendDescriptor<never> {
