@@ -84,8 +84,10 @@ export async function ttyRepl(
       if (message) process.stdout.write(message)
       if (session.state !== 'open') return leave('exit')
       continuation = hasPendingInput(session)
-      prompt()
+      // Lines typed ahead run first; a prompt before their output would
+      // glue onto it (`> 42`).
       next()
+      if (!running) prompt()
     })
   }
   const next = () => {
