@@ -3,7 +3,7 @@
  * (lua5.4), wasm and fengari. Prints every process/wasm disagreement (with
  * the program) and the fengari differences by category.
  *
- *   node bench/reliability/run.mjs fuzz [--programs 5000] [--seed N] [--show 3]
+ *   node --expose-gc scripts/run-ts.mjs bench/reliability/fuzz.ts [--programs 5000] [--seed N] [--show 3]
  */
 import fc from 'fast-check'
 import { localRegistry, stopWorkers } from '../../test/reliability/support/backends.js'
