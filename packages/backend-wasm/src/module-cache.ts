@@ -37,6 +37,18 @@ export interface InstantiateOptions {
 
 let chain: Promise<unknown> = Promise.resolve()
 
+/** A fresh Emscripten instance of glue.wasm: wasmoon's wrapper and the instance's own exports. */
+export interface LuaWasmInstance {
+  lua: LuaWasm
+  /**
+   * The WebAssembly exports themselves (`lua_pcallk`, `realloc`, the
+   * function table...). Emscripten's `Module._lua_*` wrappers in wasmoon's
+   * debug build assert and build two message strings on every call; the
+   * engine calls these directly instead.
+   */
+  exports: WebAssembly.Exports
+}
+
 /**
  * A fresh wasmoon `LuaWasm` (one Emscripten instance: its own linear memory,
  * MEMFS and abort state) built from an already compiled module.
@@ -53,7 +65,7 @@ export function instantiateLuaWasm(
   wasmoon: WasmoonNamespace,
   module: WebAssembly.Module,
   options: InstantiateOptions,
-): Promise<LuaWasm> {
+): Promise<LuaWasmInstance> {
   const run = chain.then(() => instantiateOnce(wasmoon, module, options))
   chain = run.catch(() => undefined)
   return run
@@ -65,7 +77,7 @@ async function instantiateOnce(
   wasmoon: WasmoonNamespace,
   module: WebAssembly.Module,
   options: InstantiateOptions,
-): Promise<LuaWasm> {
+): Promise<LuaWasmInstance> {
   const wa = WebAssembly as unknown as { instantiate: InstantiateFn; instantiateStreaming?: InstantiateFn }
   const realInstantiate = wa.instantiate
   const realStreaming = wa.instantiateStreaming
@@ -75,13 +87,13 @@ async function instantiateOnce(
     if (wa.instantiate === patched) wa.instantiate = realInstantiate
     if (wa.instantiateStreaming === patchedStreaming) wa.instantiateStreaming = realStreaming
   }
-  const take = (imports: WebAssembly.Imports) => {
+  let exports: WebAssembly.Exports | undefined
+  const take = async (imports: WebAssembly.Imports) => {
     used = true
     restore()
-    return (realInstantiate.call(WebAssembly, module, imports) as Promise<WebAssembly.Instance>).then((instance) => ({
-      instance,
-      module,
-    }))
+    const instance = await instantiateNow(realInstantiate, module, imports)
+    exports = instance.exports
+    return { instance, module }
   }
   function patched(this: unknown, source: unknown, imports?: WebAssembly.Imports): Promise<unknown> {
     if (imports && ours(imports)) return take(imports)
@@ -117,9 +129,32 @@ async function instantiateOnce(
     if (answerFetch) g.fetch = realFetch
   }
   try {
-    return await pending
+    const lua = await pending
+    if (!exports) throw new Error('luavm: glue.wasm was not instantiated from the compiled module')
+    return { lua, exports }
   } finally {
     restore()
+  }
+}
+
+/**
+ * Instantiates at once. `WebAssembly.instantiate` resolves from a task the
+ * engine posts to the event loop, which costs milliseconds per VM when the
+ * loop is busy; the module is already compiled, so the synchronous
+ * constructor does the same work without the wait. Where it is refused (a
+ * browser's main thread may cap synchronous instantiation) the
+ * asynchronous call does it.
+ */
+async function instantiateNow(
+  realInstantiate: InstantiateFn,
+  module: WebAssembly.Module,
+  imports: WebAssembly.Imports,
+): Promise<WebAssembly.Instance> {
+  try {
+    return new WebAssembly.Instance(module, imports)
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error
+    return (await realInstantiate.call(WebAssembly, module, imports)) as WebAssembly.Instance
   }
 }
 

@@ -1,3 +1,12 @@
+/** Chunks up to this size are checked for plain ASCII (argument lists of `fromCharCode` stay small). */
+const ASCII_FAST = 1024
+const STREAM = { stream: true }
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) >= 0x80) return false
+  return true
+}
+
 /**
  * Turns the engine's output bytes into the result's text and the caller's
  * streaming callbacks. Each stream has its own streaming decoder, so a
@@ -6,7 +15,9 @@
 export class OutputCollector {
   stdout = ''
   stderr = ''
-  readonly #decoders = { 1: new TextDecoder(), 2: new TextDecoder() }
+  // Made on a stream's first non-ASCII bytes: most output is short ASCII,
+  // and a TextDecoder costs more to build than such text takes to convert.
+  readonly #decoders: { 1?: TextDecoder; 2?: TextDecoder } = {}
   readonly #onStdout: ((chunk: string) => void) | undefined
   readonly #onStderr: ((chunk: string) => void) | undefined
 
@@ -17,7 +28,14 @@ export class OutputCollector {
 
   /** Adds bytes of one stream (1 = stdout, 2 = stderr). */
   readonly push = (stream: 1 | 2, bytes: Uint8Array): void => {
-    this.#append(stream, this.#decoders[stream].decode(bytes, { stream: true }))
+    // Without a decoder no partial character is pending, so ASCII bytes are
+    // exactly their char codes.
+    if (!this.#decoders[stream] && bytes.length <= ASCII_FAST && isAscii(bytes)) {
+      this.#append(stream, String.fromCharCode.apply(null, bytes as unknown as number[]))
+      return
+    }
+    this.#decoders[stream] ??= new TextDecoder()
+    this.#append(stream, this.#decoders[stream].decode(bytes, STREAM))
   }
 
   /**
@@ -27,8 +45,8 @@ export class OutputCollector {
    */
   finish(truncated: boolean): void {
     for (const stream of [1, 2] as const) {
-      const rest = truncated ? '' : this.#decoders[stream].decode()
-      this.#append(stream, rest)
+      const decoder = this.#decoders[stream]
+      if (decoder) this.#append(stream, truncated ? '' : decoder.decode())
     }
   }
 

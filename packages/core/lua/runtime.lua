@@ -167,8 +167,10 @@ local S = {
   aborting = nil,   -- "timeout" | "output-limit" once an abort started
   main = nil,       -- thread running the exec (5.2+), re-armed on abort
   count = HOOK_COUNT, -- hook count of the running exec
+  unhooked = nil,   -- the exec's thread has no hook left (see unhook)
   tb = nil,         -- traceback captured by the message handler
   flushing = nil,   -- true while flush() hands output to emit
+  jit_was_on = nil, -- LuaJIT's compiler was switched off for the exec
 }
 
 -- Defined with the output routing below; the hook pushes stale output.
@@ -178,7 +180,9 @@ local flush
 -- user code that somehow keeps this object cannot fake an abort.
 local SENTINEL = setmetatable({}, { __tostring = function() return "luavm: execution aborted" end })
 
-local function pack(...) return { n = select("#", ...), ... } end
+-- table.pack where there is one: a C call is a single instruction for the
+-- deadline's count hook, which runs on every instruction while it is set.
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 
 ---------------------------------------------------------------------------
 -- Deadline hook (the "Redis technique"): on expiry set a flag, raise the
@@ -349,9 +353,20 @@ end
 ---------------------------------------------------------------------------
 -- JSON encoding (raw access only: no metamethod is ever called)
 ---------------------------------------------------------------------------
-local ESC = { ['"'] = '\\"', ["\\"] = "\\\\" }
-for i = 0, 31 do ESC[schar(i)] = sformat("\\u%04x", i) end
-ESC[schar(127)] = "\\u007f"
+-- Spelled out: building it with string.format costs half a millisecond per
+-- VM on fengari, and this runs in every new VM.
+local ESC = {
+  ['"'] = '\\"', ["\\"] = "\\\\",
+  ["\0"] = "\\u0000", ["\1"] = "\\u0001", ["\2"] = "\\u0002", ["\3"] = "\\u0003",
+  ["\4"] = "\\u0004", ["\5"] = "\\u0005", ["\6"] = "\\u0006", ["\7"] = "\\u0007",
+  ["\8"] = "\\u0008", ["\9"] = "\\u0009", ["\10"] = "\\u000a", ["\11"] = "\\u000b",
+  ["\12"] = "\\u000c", ["\13"] = "\\u000d", ["\14"] = "\\u000e", ["\15"] = "\\u000f",
+  ["\16"] = "\\u0010", ["\17"] = "\\u0011", ["\18"] = "\\u0012", ["\19"] = "\\u0013",
+  ["\20"] = "\\u0014", ["\21"] = "\\u0015", ["\22"] = "\\u0016", ["\23"] = "\\u0017",
+  ["\24"] = "\\u0018", ["\25"] = "\\u0019", ["\26"] = "\\u001a", ["\27"] = "\\u001b",
+  ["\28"] = "\\u001c", ["\29"] = "\\u001d", ["\30"] = "\\u001e", ["\31"] = "\\u001f",
+  ["\127"] = "\\u007f",
+}
 local ESC_PAT = '[%z\1-\31"\\\127]'
 if sfind("\0", ESC_PAT) ~= 1 then ESC_PAT = '[\0-\31"\\\127]' end
 
@@ -367,7 +382,8 @@ local function numtext(x)
   if x == huge then return "inf", true end
   if x == -huge then return "-inf", true end
   if math_type and math_type(x) == "integer" then
-    return sformat("%d", x), (x > TWO53 or x < -TWO53)
+    -- tostring prints integers as "%d" does, and is much cheaper on fengari.
+    return tostring(x), (x > TWO53 or x < -TWO53)
   end
   local s = sformat("%.14g", x)
   if tonumber(s) ~= x then s = sformat("%.17g", x) end
@@ -445,7 +461,24 @@ encode = function(v, st, depth)
   end
 end
 
+-- JSON of a string, number, boolean or nil; nil for anything else.
+local function scalar_json(v)
+  local tv = type(v)
+  if tv == "string" then return jstr(v)
+  elseif tv == "number" then return jnum(v)
+  elseif tv == "boolean" then return v and "true" or "false"
+  elseif tv == "nil" then return "null"
+  end
+  return nil
+end
+
 local function encode_values(res, first, last)
+  -- Most chunks return nothing or one plain value: no encoder state then.
+  if last < first then return "[]" end
+  if last == first then
+    local s = scalar_json(res[first])
+    if s then return "[" .. s .. "]" end
+  end
   local st = { buf = { "[" }, items = 0, seen = {} }
   for i = first, last do
     if i > first then st.buf[#st.buf + 1] = "," end
@@ -457,18 +490,17 @@ local function encode_values(res, first, last)
 end
 
 local function result_json(status, values, truncated, incomplete, err)
-  local parts = {
-    '{"status":', jstr(status), ',"values":', values or "[]",
-    ',"truncated":', truncated and "true" or "false",
-    ',"incomplete":', incomplete and "true" or "false",
-  }
-  if err then
-    parts[#parts + 1] = ',"error":{"message":' .. jstr(err.message)
-    if err.line then parts[#parts + 1] = ',"line":' .. sformat("%d", err.line) end
-    if err.traceback then parts[#parts + 1] = ',"traceback":' .. jstr(err.traceback) end
-    parts[#parts + 1] = ',"kind":' .. jstr(err.kind) .. "}"
-  end
-  parts[#parts + 1] = "}"
+  -- One concatenation (one string built) for the common case; `status` is
+  -- one of the runtime's own words, never user text: no escaping needed.
+  local head = '{"status":"' .. status .. '","values":' .. (values or "[]")
+    .. (truncated and ',"truncated":true' or ',"truncated":false')
+    .. (incomplete and ',"incomplete":true' or ',"incomplete":false')
+    .. (err and "" or "}")
+  if not err then return head end
+  local parts = { head, ',"error":{"message":', jstr(err.message) }
+  if err.line then parts[#parts + 1] = ',"line":' .. sformat("%d", err.line) end
+  if err.traceback then parts[#parts + 1] = ',"traceback":' .. jstr(err.traceback) end
+  parts[#parts + 1] = ',"kind":' .. jstr(err.kind) .. "}}"
   return concat(parts)
 end
 
@@ -506,7 +538,7 @@ flush = function(vm, cur, push, now)
       safe_emit(vm, stream, concat(pieces, "", i, j))
       i = j + 1
     end
-    cur.pieces, cur.streams, cur.n, cur.buffered, cur.check = {}, {}, 0, 0, 1
+    cur.pieces, cur.streams, cur.n, cur.buffered, cur.check = nil, nil, 0, 0, 1
     S.flushing = nil
   end
   if push then
@@ -545,7 +577,13 @@ local function out_write(vm, stream, s)
   end
   if #s > 0 then
     local n = cur.n + 1
-    cur.n, cur.pieces[n], cur.streams[n] = n, s, stream
+    local pieces = cur.pieces
+    if not pieces then
+      -- Made on the first write after a flush: most execs print nothing.
+      pieces = {}
+      cur.pieces, cur.streams = pieces, {}
+    end
+    cur.n, pieces[n], cur.streams[n] = n, s, stream
     cur.buffered, cur.total = cur.buffered + #s, cur.total + #s
     if cur.buffered >= FLUSH_AT then
       flush(vm, cur, true)
@@ -598,7 +636,7 @@ local function make_write(vm, stream)
       local v = parts[i]
       local tv = type(v)
       if tv == "number" then
-        parts[i] = (math_type and math_type(v) == "integer") and sformat("%d", v) or sformat("%.14g", v)
+        parts[i] = (math_type and math_type(v) == "integer") and tostring(v) or sformat("%.14g", v)
       elseif tv ~= "string" then
         -- Level 3: this function is called by a file's write method, which
         -- io.write tail-calls; the user's call is the frame above that.
@@ -1148,53 +1186,61 @@ local function new_output_state(max)
   max = tonumber(max)
   if max and max < 0 then max = 0 end
   return {
-    pieces = {}, streams = {}, n = 0, buffered = 0, total = 0, max = max and floor(max), truncated = false,
+    -- pieces/streams: the buffered writes, made on the first one (out_write).
+    n = 0, buffered = 0, total = 0, max = max and floor(max), truncated = false,
     last = -huge, -- clock of the last push; -huge makes the first output go out at once
     check = 1,    -- out_write takes its slow path (clock, setvbuf) when n reaches this
   }
 end
 
-local function finish(vm, jit_was_on)
-  if sethook then
-    sethook()
-    if S.main then sethook(S.main) end
-  end
-  if jit_was_on then jit_lib.on() end
+-- Clears the exec thread's hook (the deadline's, or one the user set with
+-- the debug grant) once no user code is left to run: on 5.3+ every
+-- instruction runs through the hook machinery while any count hook is set,
+-- so the runtime's own bookkeeping after the chunk (encoding the result) is
+-- cheaper without it. Called on the exec's own thread (S.main), so
+-- sethook() clears that one; coroutines an abort armed drop their hook on
+-- its next call (see hook).
+local function unhook()
+  if sethook then sethook() end
+  S.unhooked = true
+end
+
+local function finish(vm)
+  if not S.unhooked then unhook() end
+  if S.jit_was_on then jit_lib.on() end
   local cur = S.cur
   S.active, S.cur, S.aborting, S.deadline, S.clock, S.main, S.tb = nil, nil, nil, nil, nil, nil, nil
-  S.flushing = nil
+  S.flushing, S.jit_was_on, S.unhooked = nil, nil, nil
   -- No host flush(): the host gets the result next and delivers this first.
   if cur then flush(vm, cur) end
   return cur
 end
 
-local function exec_impl(vm, code, o, state)
+local function exec_impl(vm, code, o)
+  -- Every option is read here, before any user code runs.
+  local chunkname, echo, repl, timeout = o.chunkname, o.echo ~= false, o.repl, tonumber(o.timeout_ms)
   if type(code) ~= "string" then code = tostring(code) end
-  local chunkname = o.chunkname
   if type(chunkname) ~= "string" or chunkname == "" then chunkname = "chunk" end
-  local echo = o.echo ~= false
   local cur = new_output_state(o.max_output)
   S.active, S.cur, S.aborting, S.tb = vm, cur, nil, nil
   S.clock = vm.clock
   local main = co_running and co_running()
   if type(main) == "thread" then S.main = main end
-  local timeout = tonumber(o.timeout_ms)
   if timeout and timeout > 0 and sethook then
     S.deadline = vm.clock() + timeout
     if jit_lib and jit_lib.status() then
       -- LuaJIT never calls hooks from compiled traces: run interpreted.
-      state.jit_was_on = true
+      S.jit_was_on = true
       jit_lib.off()
       jit_lib.flush()
     end
     S.count = vm.hook_count
-    sethook(hook, "", S.count)
   end
 
   local name = "=" .. chunkname
   local env, binary_ok = vm.env, vm.binary_ok
   local fn, cerr, incomplete, arg_form
-  if o.repl then
+  if repl then
     if ssub(code, 1, 1) == "=" then
       fn, cerr, arg_form = compile_expr(ssub(code, 2), name, env, binary_ok)
     else
@@ -1217,6 +1263,9 @@ local function exec_impl(vm, code, o, state)
       status, err = "error", { message = cerr, kind = "syntax", line = error_line(cerr, chunkname) }
     end
   else
+    -- Armed only now: compiling is a C call, which the hook cannot
+    -- interrupt anyway (the deadline check after the call covers it).
+    if S.deadline then sethook(hook, "", S.count) end
     local res
     if arg_form then
       res = pack(xpcall(fn, handler, identity))
@@ -1224,20 +1273,31 @@ local function exec_impl(vm, code, o, state)
       res = pack(xpcall(fn, handler))
     end
     local ok, e = res[1], res[2]
+    local echoing = ok and echo and res.n > 1
+    -- Only the echo and an error object's __tostring can still run user
+    -- code; without them the hook can go now (see unhook).
+    if ok and not echoing then unhook() end
     -- A long C call (a pathological pattern, a huge string.rep) runs with no
     -- hook calls at all; if it ended past the deadline, the run still timed
     -- out, even though no instruction was left to notice.
     if not S.aborting and S.deadline and S.clock() > S.deadline then S.aborting = "timeout" end
-    if ok and echo and res.n > 1 then
-      ok, e = xpcall(function() vm.print(unpack(res, 2, res.n)) end, handler)
+    if echoing then
+      if XPCALL_ARGS then
+        ok, e = xpcall(vm.print, handler, unpack(res, 2, res.n))
+      else
+        ok, e = xpcall(function() vm.print(unpack(res, 2, res.n)) end, handler)
+      end
     end
     if S.aborting then
       status = S.aborting
     elseif ok then
+      -- Encoding reads values raw (no metamethods): no user code runs now.
+      if not S.unhooked then unhook() end
       values = encode_values(res, 2, res.n)
     elseif is_memory_error(e) then
       status, err = "memory", { message = e, kind = "runtime", line = error_line(e, chunkname) }
     else
+      -- error_message may call the error object's __tostring: still hooked.
       local tb = S.tb
       local msg = error_message(e)
       if S.aborting then
@@ -1253,7 +1313,7 @@ local function exec_impl(vm, code, o, state)
   elseif status == "output-limit" then
     err = { message = sformat("output limit of %d bytes exceeded", cur.max or 0), kind = "runtime" }
   end
-  finish(vm, state.jit_was_on)
+  finish(vm)
   return result_json(status, values, cur.truncated, incomplete, err)
 end
 
@@ -1263,10 +1323,9 @@ function VM:exec(code, o)
     return result_json("error", nil, false, false,
       { message = "luavm: exec is not reentrant (another exec is running in this Lua state)", kind = "runtime" })
   end
-  local state = {}
-  local ok, res = pcall(exec_impl, self, code, type(o) == "table" and o or {}, state)
+  local ok, res = pcall(exec_impl, self, code, type(o) == "table" and o or {})
   if ok then return res end
-  local cur = finish(self, state.jit_was_on)
+  local cur = finish(self)
   local msg = "luavm runtime failure: " .. error_message(res)
   local status = is_memory_error(res) and "memory" or "error"
   return result_json(status, nil, cur and cur.truncated, false, { message = msg, kind = "runtime" })
@@ -1322,7 +1381,7 @@ function VM:info()
   return concat({
     '{"lua":', jstr(tostring(G._VERSION or _VERSION)),
     ',"jit":', (jit_lib and type(jit_lib.version) == "string") and jstr(jit_lib.version) or "null",
-    ',"int_bits":', bits and sformat("%d", bits) or "null",
+    ',"int_bits":', bits and tostring(bits) or "null",
     ',"sandbox":', self.sandbox and "true" or "false",
     ',"hooks":', sethook and "true" or "false",
     "}",

@@ -429,6 +429,33 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
       const r = await run('local s = 0 for i = 1, 1000 do s = s + i end return s', { timeoutMs: 10_000 })
       expect(r).toMatchObject({ status: 'ok', values: [500500] })
     })
+
+    it('echoing a returned value runs its __tostring under the deadline', async () => {
+      // The hook comes off before the result is encoded, but only after the echo.
+      const r = await run('return setmetatable({}, {__tostring = function() while true do end end})', {
+        timeoutMs: 100,
+      })
+      expect(r.status).toBe('timeout')
+      expect((await run('return 1', { echo: false })).values).toEqual([1])
+    })
+
+    it('a hook the chunk sets (debug grant) ends with the chunk, with or without a deadline', async () => {
+      const g = await startDriver(bin, { grants: ['debug'] })
+      try {
+        for (const timeoutMs of [5000, 0]) {
+          const set = await g.conn.exec('hits = 0 debug.sethook(function() hits = hits + 1 end, "l")', { timeoutMs })
+          expect(set.status).toBe('ok')
+          // Hook-free (no deadline hook to replace it): a surviving hook would count these lines.
+          const r = await g.conn.exec('local before = hits\nlocal x = 1\nlocal y = 2\nreturn hits - before', {
+            timeoutMs: 0,
+            echo: false,
+          })
+          expect(r.values, `after a chunk run with timeoutMs ${timeoutMs}`).toEqual([0])
+        }
+      } finally {
+        g.child.kill('SIGKILL')
+      }
+    })
   })
 
   describe('output cap', () => {

@@ -1,6 +1,6 @@
 import type { LuaValue } from '@bioxen-luavm/core'
 import * as fengariNs from 'fengari'
-import { BOOTSTRAP_LUA, fengariPrelude, RUNTIME_CHUNKNAME, syntheticResult } from './lua-sources.js'
+import { BOOTSTRAP_LUA, FENGARI_PRELUDE, RUNTIME_CHUNKNAME, syntheticResult } from './lua-sources.js'
 import {
   EngineCrashedError,
   type EngineExecRequest,
@@ -30,8 +30,8 @@ type State = fengariNs.LuaState
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
-/** The runtime compiled by the first engine of this thread, by runtime source. */
-const runtimeBytecode = new Map<string, Uint8Array>()
+/** The host's own chunks (prelude, runtime, bootstrap) as compiled by the first engine of this thread, by source. */
+const trustedBytecode = new Map<string, Uint8Array>()
 
 /**
  * Lua 5.3 in pure JavaScript (fengari), driven through its C-like API with
@@ -69,13 +69,14 @@ class FengariEngine implements LuaEngine {
     lualib.luaL_openlibs(L)
     // Loaded under the runtime's chunk name: the runtime's hook never raises
     // inside frames of that source, so its pcall wrappers count as runtime.
-    this.#load(fengariPrelude(options.memoryLimitBytes ?? DEFAULT_REP_LIMIT), RUNTIME_CHUNKNAME)
+    this.#loadTrusted(FENGARI_PRELUDE, RUNTIME_CHUNKNAME)
     lua.lua_pushjsfunction(L, restoreHooks)
-    this.#call(1, 0, 'prelude')
+    lua.lua_pushnumber(L, options.memoryLimitBytes ?? DEFAULT_REP_LIMIT)
+    this.#call(2, 0, 'prelude')
 
-    this.#loadRuntime(options.runtimeSource)
+    this.#loadTrusted(options.runtimeSource, RUNTIME_CHUNKNAME)
     this.#call(0, 1, 'runtime')
-    this.#load(BOOTSTRAP_LUA, '=luavm-bootstrap')
+    this.#loadTrusted(BOOTSTRAP_LUA, '=luavm-bootstrap')
     lua.lua_rotate(L, -2, 1)
     lua.lua_pushjsfunction(L, (S: State) => this.#emit(S))
     lua.lua_pushjsfunction(L, (S: State) => this.#clock(S))
@@ -162,19 +163,23 @@ class FengariEngine implements LuaEngine {
     }
   }
 
-  /** As in the wasm engine: the first engine compiles the runtime, later ones load its bytecode. */
-  #loadRuntime(source: string): void {
-    const cached = runtimeBytecode.get(source)
+  /**
+   * Loads one of the host's own chunks, from the bytecode the first engine
+   * of this thread dumped (see the wasm engine's #loadTrusted: debug info
+   * kept, mode "b" only here, never for user code).
+   */
+  #loadTrusted(source: string, chunkname: string): void {
+    const cached = trustedBytecode.get(source)
     if (cached) {
-      this.#load(cached, RUNTIME_CHUNKNAME, 'b')
+      this.#load(cached, chunkname, 'b')
       return
     }
-    this.#load(source, RUNTIME_CHUNKNAME)
+    this.#load(source, chunkname)
     const L = this.#L
     this.#load('return string.dump((...))', '=luavm-dump')
     lua.lua_pushvalue(L, -2)
     if (lua.lua_pcall(L, 1, 1, 0) === LUA_OK && lua.lua_type(L, -1) === lua.LUA_TSTRING) {
-      runtimeBytecode.set(source, lua.lua_tolstring(L, -1).slice())
+      trustedBytecode.set(source, lua.lua_tolstring(L, -1).slice())
     }
     lua.lua_settop(L, -2)
   }
@@ -275,7 +280,7 @@ class FengariEngine implements LuaEngine {
 // Lua's allowhook is 0 only while a hook runs (CIST_HOOKED on a frame).
 const CIST_HOOKED = 1 << 2
 
-/** Puts hooks back on for the calling thread unless it is inside a hook (see fengariPrelude). */
+/** Puts hooks back on for the calling thread unless it is inside a hook (see FENGARI_PRELUDE). */
 function restoreHooks(L: State): number {
   const state = L as unknown as { allowhook: number; ci: { callstatus: number; previous: unknown } | null }
   for (let ci = state.ci; ci; ci = ci.previous as typeof ci) {

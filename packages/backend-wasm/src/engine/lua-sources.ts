@@ -27,32 +27,15 @@ print = nil
  * fengari runs in the host's JS realm, so on Node its `io`, `os.execute`,
  * `os.getenv`, `loadfile`/`dofile` and `require` of JS files are the host's
  * real file system, shell, environment and module loader. All of it goes.
- * `string.rep` is capped when a memory limit is set: fengari has no
- * allocator hook, and rep is the one call that asks for gigabytes at once.
+ * `string.rep` is capped: fengari has no allocator hook, and rep is the one
+ * call that asks for gigabytes at once.
+ *
+ * Arguments: restore_hooks (a JS function, see the engine), rep_limit
+ * (bytes). The text is the same for every VM, so its compiled form is
+ * cached like the runtime's.
  */
-export function fengariPrelude(repLimitBytes: number | undefined): string {
-  const cap =
-    repLimitBytes === undefined
-      ? ''
-      : `
-do
-  local rep, limit, floor, pcall, error, type, tonumber, tostring, gsub =
-    string.rep, ${Math.floor(repLimitBytes)}, math.floor, pcall, error, type, tonumber, tostring, string.gsub
-  local function text(v) local t = type(v) return t == "string" or t == "number" end
-  string.rep = function(s, n, sep)
-    if text(s) and tonumber(n) and (sep == nil or text(sep)) then
-      local ln = floor(tonumber(n))
-      if ln > 0 and (#tostring(s) + (sep and #tostring(sep) or 0)) * ln > limit then error("not enough memory", 0) end
-    end
-    -- Called from here, rep's own argument errors would carry this
-    -- wrapper's position; run it protected and raise from the caller's line.
-    local ok, r = pcall(rep, s, n, sep)
-    if ok then return r end
-    error((gsub(tostring(r), "^bad argument #(%d+) to '[^']*'", "bad argument #%1 to 'rep'")), 2)
-  end
-end`
-  return `
-local restore_hooks = ...
+export const FENGARI_PRELUDE = `
+local restore_hooks, rep_limit = ...
 do
   -- fengari 0.1.5 bug: an error caught by pcall inside a coroutine leaves
   -- hooks switched off for that coroutine (lua_pcallk never sets CIST_OAH,
@@ -71,9 +54,23 @@ if package then
   local s = package.searchers
   if s then for i = #s, 3, -1 do s[i] = nil end end
 end
-${cap}
+do
+  local rep, limit, floor, pcall, error, type, tonumber, tostring, gsub =
+    string.rep, math.floor(rep_limit), math.floor, pcall, error, type, tonumber, tostring, string.gsub
+  local function text(v) local t = type(v) return t == "string" or t == "number" end
+  string.rep = function(s, n, sep)
+    if text(s) and tonumber(n) and (sep == nil or text(sep)) then
+      local ln = floor(tonumber(n))
+      if ln > 0 and (#tostring(s) + (sep and #tostring(sep) or 0)) * ln > limit then error("not enough memory", 0) end
+    end
+    -- Called from here, rep's own argument errors would carry this
+    -- wrapper's position; run it protected and raise from the caller's line.
+    local ok, r = pcall(rep, s, n, sep)
+    if ok then return r end
+    error((gsub(tostring(r), "^bad argument #(%d+) to '[^']*'", "bad argument #%1 to 'rep'")), 2)
+  end
+end
 `
-}
 
 /**
  * Builds the VM object from the runtime module and returns the four entry
@@ -87,10 +84,11 @@ local M, emit, clock, host, sandbox, grants_text = ...
 local grants = {}
 for g in string.gmatch(grants_text, "[^,]+") do grants[#grants + 1] = g end
 local vm = M.new({ sandbox = sandbox, grants = grants, emit = emit, clock = clock, host = host })
+-- One options table for every exec: vm:exec reads it before running user code.
+local o = {}
 local function run(code, chunkname, echo, repl, timeout_ms, max_output)
-  return vm:exec(code, {
-    chunkname = chunkname, echo = echo, repl = repl, timeout_ms = timeout_ms, max_output = max_output,
-  })
+  o.chunkname, o.echo, o.repl, o.timeout_ms, o.max_output = chunkname, echo, repl, timeout_ms, max_output
+  return vm:exec(code, o)
 end
 local function mount(name, source)
   local ok, err = vm:mount(name, source)

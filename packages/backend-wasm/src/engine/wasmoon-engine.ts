@@ -1,5 +1,5 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import type { LuaGlobal as LuaGlobalType, LuaWasm } from 'wasmoon'
+import type { LuaWasm } from 'wasmoon'
 import * as wasmoonNs from 'wasmoon'
 import { instantiateLuaWasm, type WasmoonNamespace } from '../module-cache.js'
 import { BOOTSTRAP_LUA, RUNTIME_CHUNKNAME, syntheticResult, WASMOON_PRELUDE } from './lua-sources.js'
@@ -14,7 +14,9 @@ import {
   runtimeTimeoutMs,
 } from './types.js'
 import { ConversionError } from './values.js'
-import { LUA_ERRMEM, LUA_OK, type Raw, REGISTRY, T_STRING, UPVALUE_1, WasmoonStack } from './wasmoon-stack.js'
+import { addTableFunction } from './wasm-table.js'
+import { type HeapAccount, newTracedState } from './wasmoon-heap.js'
+import { LUA_ERRMEM, LUA_OK, type Raw, REGISTRY, rawApi, T_STRING, UPVALUE_1, WasmoonStack } from './wasmoon-stack.js'
 
 // wasmoon 1.16 ships CJS; depending on the loader its exports sit on the
 // namespace or on its default export.
@@ -31,8 +33,8 @@ export interface WasmoonSetup {
 }
 
 const encoder = new TextEncoder()
-/** The runtime compiled by the first engine of this thread, by runtime source. */
-const runtimeBytecode = new Map<string, Uint8Array>()
+/** The host's own chunks (prelude, runtime, bootstrap) as compiled by the first engine of this thread, by source. */
+const trustedBytecode = new Map<string, Uint8Array>()
 
 /**
  * Lua 5.4 in its own wasmoon instance, driven through the raw C API.
@@ -42,65 +44,71 @@ const runtimeBytecode = new Map<string, Uint8Array>()
  * its error path calls `__tostring` unprotected (abort), and its value
  * conversion runs metamethods. Here every call is a `lua_pcall` on the
  * main state, the stack is reset to its base in `finally`, and the only
- * thing read back is the one string the runtime returns.
+ * thing read back is the one string the runtime returns. wasmoon is used
+ * only to set up the Emscripten instance; the state, its allocator and
+ * every call go through the instance's exports.
  */
 export async function createWasmoonEngine(
   options: EngineOptions,
   hooks: EngineHooks,
   setup: WasmoonSetup,
 ): Promise<LuaEngine> {
-  const lua = await instantiateLuaWasm(wasmoon as unknown as WasmoonNamespace, setup.module, {
+  const { lua, exports } = await instantiateLuaWasm(wasmoon as unknown as WasmoonNamespace, setup.module, {
     locateFile: setup.locateFile,
   })
-  return new WasmoonEngine(lua, options, hooks)
+  return new WasmoonEngine(lua, exports, options, hooks)
 }
 
 class WasmoonEngine implements LuaEngine {
   readonly kind = 'wasmoon' as const
   readonly luaVersion: string
   readonly #raw: Raw
-  readonly #global: LuaGlobalType
+  readonly #table: WebAssembly.Table
+  readonly #heap: HeapAccount
   readonly #L: number
   readonly #hooks: EngineHooks
   readonly #stack: WasmoonStack
   readonly #defaultMemoryMax: number | undefined
-  #run = 0
-  #mount = 0
-  #reset = 0
-  #info = 0
+  // Registry references of the bootstrap's entry points, as the i64 lua_rawgeti takes.
+  #run = 0n
+  #mount = 0n
+  #reset = 0n
+  #info = 0n
   #dead: string | undefined
 
-  constructor(lua: LuaWasm, options: EngineOptions, hooks: EngineHooks) {
-    this.#raw = lua.module as unknown as Raw
+  constructor(lua: LuaWasm, exports: WebAssembly.Exports, options: EngineOptions, hooks: EngineHooks) {
+    this.#raw = rawApi(lua.module as unknown as { HEAPU8: Uint8Array; HEAPU32: Uint32Array }, exports)
+    this.#table = exports.__indirect_function_table as WebAssembly.Table
     this.#hooks = hooks
-    // Allocation tracing is what makes setMemoryMax work: wasmoon then
-    // installs a lua_Alloc that refuses growth past the cap.
-    this.#global = new wasmoon.LuaGlobal(lua, true)
-    this.#L = this.#global.address
+    // The traced allocator is what caps the heap: it refuses growth past
+    // heap.max, which Lua reports as "not enough memory".
+    const { L, heap } = newTracedState(this.#raw, this.#table)
+    this.#L = L
+    this.#heap = heap
     this.#stack = new WasmoonStack(this.#raw)
     this.#unlinkDevices(lua)
     const raw = this.#raw
-    const L = this.#L
-    raw._luaL_openlibs(L)
-    this.#runChunk(WASMOON_PRELUDE, '=luavm-prelude', 0, 0)
+    raw.luaL_openlibs(L)
+    this.#loadTrusted(WASMOON_PRELUDE, '=luavm-prelude')
+    this.#call(0, 0, 'prelude')
 
     // Runtime, then the bootstrap that builds the VM from it.
-    this.#loadRuntime(options.runtimeSource)
+    this.#loadTrusted(options.runtimeSource, RUNTIME_CHUNKNAME)
     this.#call(0, 1, 'runtime')
-    this.#load(BOOTSTRAP_LUA, '=luavm-bootstrap')
+    this.#loadTrusted(BOOTSTRAP_LUA, '=luavm-bootstrap')
     // The bootstrap takes M first, but M was pushed before it.
-    raw._lua_rotate(L, -2, 1)
-    raw._lua_pushcclosure(L, this.#emitFn(), 0)
-    raw._lua_pushcclosure(L, this.#clockFn(), 0)
+    raw.lua_rotate(L, -2, 1)
+    raw.lua_pushcclosure(L, this.#emitFn(), 0)
+    raw.lua_pushcclosure(L, this.#clockFn(), 0)
     this.#pushHostTable(options.hostFunctions)
-    raw._lua_pushboolean(L, options.sandbox ? 1 : 0)
+    raw.lua_pushboolean(L, options.sandbox ? 1 : 0)
     this.#stack.pushString(L, options.grants.join(','))
     this.#call(6, 4, 'bootstrap')
-    this.#info = raw._luaL_ref(L, REGISTRY)
-    this.#reset = raw._luaL_ref(L, REGISTRY)
-    this.#mount = raw._luaL_ref(L, REGISTRY)
-    this.#run = raw._luaL_ref(L, REGISTRY)
-    raw._lua_settop(L, 0)
+    this.#info = BigInt(raw.luaL_ref(L, REGISTRY))
+    this.#reset = BigInt(raw.luaL_ref(L, REGISTRY))
+    this.#mount = BigInt(raw.luaL_ref(L, REGISTRY))
+    this.#run = BigInt(raw.luaL_ref(L, REGISTRY))
+    raw.lua_settop(L, 0)
 
     const info = JSON.parse(this.#callString(this.#info, []) ?? '{}') as { lua?: string }
     this.luaVersion = info.lua ?? 'Lua 5.4'
@@ -109,25 +117,25 @@ class WasmoonEngine implements LuaEngine {
       if (problem !== undefined) throw new Error(`module '${name}' does not compile: ${problem}`)
     }
     this.#defaultMemoryMax = options.memoryLimitBytes
-    this.#global.setMemoryMax(options.memoryLimitBytes)
+    this.#heap.max = options.memoryLimitBytes
   }
 
   exec(request: EngineExecRequest): string {
     this.#assertAlive()
     const raw = this.#raw
     const L = this.#L
-    const base = raw._lua_gettop(L)
+    const base = raw.lua_gettop(L)
     const cap = request.memoryLimitBytes ?? this.#defaultMemoryMax
     try {
-      this.#global.setMemoryMax(cap)
-      raw._lua_rawgeti(L, REGISTRY, BigInt(this.#run))
+      this.#heap.max = cap
+      raw.lua_rawgeti(L, REGISTRY, this.#run)
       this.#stack.pushString(L, request.code)
       this.#stack.pushString(L, request.chunkName)
-      raw._lua_pushboolean(L, request.echo ? 1 : 0)
-      raw._lua_pushboolean(L, request.repl ? 1 : 0)
-      raw._lua_pushnumber(L, runtimeTimeoutMs(request))
-      raw._lua_pushnumber(L, request.maxOutputBytes)
-      const status = raw._lua_pcallk(L, 6, 1, 0, 0, 0)
+      raw.lua_pushboolean(L, request.echo ? 1 : 0)
+      raw.lua_pushboolean(L, request.repl ? 1 : 0)
+      raw.lua_pushnumber(L, runtimeTimeoutMs(request))
+      raw.lua_pushnumber(L, request.maxOutputBytes)
+      const status = raw.lua_pcallk(L, 6, 1, 0, 0, 0)
       if (status === LUA_OK) {
         const json = this.#stack.readString(L, -1)
         return json ?? syntheticResult('error', 'luavm: the runtime returned no result')
@@ -138,8 +146,8 @@ class WasmoonEngine implements LuaEngine {
       throw this.#crashed(error)
     } finally {
       if (!this.#dead) {
-        raw._lua_settop(L, base)
-        this.#global.setMemoryMax(this.#defaultMemoryMax)
+        raw.lua_settop(L, base)
+        this.#heap.max = this.#defaultMemoryMax
       }
     }
   }
@@ -167,8 +175,8 @@ class WasmoonEngine implements LuaEngine {
     return {
       kind: this.kind,
       luaVersion: this.luaVersion,
-      stackTop: alive ? this.#raw._lua_gettop(this.#L) : -1,
-      ...(alive ? { memoryUsedBytes: this.#global.getMemoryUsed() } : {}),
+      stackTop: alive ? this.#raw.lua_gettop(this.#L) : -1,
+      ...(alive ? { memoryUsedBytes: this.#heap.used } : {}),
       wasmHeapBytes: this.#raw.HEAPU8.byteLength,
     }
   }
@@ -182,46 +190,48 @@ class WasmoonEngine implements LuaEngine {
   // ---- calls into Lua ------------------------------------------------------
 
   /** Calls a registry function with string arguments; returns its string result (if any). */
-  #callString(ref: number, args: string[]): string | undefined {
+  #callString(ref: bigint, args: string[]): string | undefined {
     const raw = this.#raw
     const L = this.#L
-    const base = raw._lua_gettop(L)
+    const base = raw.lua_gettop(L)
     try {
-      raw._lua_rawgeti(L, REGISTRY, BigInt(ref))
+      raw.lua_rawgeti(L, REGISTRY, ref)
       for (const a of args) this.#stack.pushString(L, a)
-      const status = raw._lua_pcallk(L, args.length, 1, 0, 0, 0)
+      const status = raw.lua_pcallk(L, args.length, 1, 0, 0, 0)
       if (status !== LUA_OK) {
         throw new Error(status === LUA_ERRMEM ? 'not enough memory' : (this.#stack.readString(L, -1) ?? 'Lua error'))
       }
-      return raw._lua_type(L, -1) === T_STRING ? this.#stack.readString(L, -1) : undefined
+      return raw.lua_type(L, -1) === T_STRING ? this.#stack.readString(L, -1) : undefined
     } finally {
-      raw._lua_settop(L, base)
+      raw.lua_settop(L, base)
     }
   }
 
   /**
-   * Parsing the 35 KB runtime is most of a new engine's cost, so the first
-   * engine of a thread dumps the compiled chunk (with debug info: the hook
-   * and tracebacks read its source name) and later engines load that. The
-   * bytes are ours and come from the same glue.wasm build; user code still
-   * can never load binary chunks.
+   * Loads one of the host's own chunks. Parsing them (the runtime is ~50 KB
+   * of source) was most of a new engine's cost, so the first engine of a
+   * thread dumps each compiled chunk — with debug info: the deadline hook
+   * and tracebacks recognise runtime frames by their source name — and later
+   * engines load those bytes. Only this method ever loads in mode "b", and
+   * only bytes it dumped itself from the same glue.wasm build; user code
+   * still can never load binary chunks.
    */
-  #loadRuntime(source: string): void {
-    const cached = runtimeBytecode.get(source)
+  #loadTrusted(source: string, chunkname: string): void {
+    const cached = trustedBytecode.get(source)
     if (cached) {
-      this.#load(cached, RUNTIME_CHUNKNAME, 'b')
+      this.#load(cached, chunkname, 'b')
       return
     }
-    this.#load(source, RUNTIME_CHUNKNAME)
+    this.#load(source, chunkname)
     const raw = this.#raw
     const L = this.#L
     this.#load('return string.dump((...))', '=luavm-dump')
-    raw._lua_pushvalue(L, -2)
-    if (raw._lua_pcallk(L, 1, 1, 0, 0, 0) === LUA_OK) {
+    raw.lua_pushvalue(L, -2)
+    if (raw.lua_pcallk(L, 1, 1, 0, 0, 0) === LUA_OK) {
       const bytes = this.#stack.readBytes(L, -1)
-      if (bytes) runtimeBytecode.set(source, bytes)
+      if (bytes) trustedBytecode.set(source, bytes)
     }
-    raw._lua_settop(L, -2)
+    raw.lua_settop(L, -2)
   }
 
   #load(source: string | Uint8Array, chunkname: string, mode: 't' | 'b' = 't'): void {
@@ -234,63 +244,66 @@ class WasmoonEngine implements LuaEngine {
     raw.HEAPU8.set(name, p + code.length)
     const nameP = p + code.length
     const modeP = nameP + chunkname.length + 1
-    const status = raw._luaL_loadbufferx(L, p, code.length, nameP, modeP)
+    const status = raw.luaL_loadbufferx(L, p, code.length, nameP, modeP)
     if (status !== LUA_OK) throw new Error(`luavm: cannot load ${chunkname}: ${this.#stack.readString(L, -1)}`)
   }
 
   #call(nargs: number, nresults: number, what: string): void {
-    const status = this.#raw._lua_pcallk(this.#L, nargs, nresults, 0, 0, 0)
+    const status = this.#raw.lua_pcallk(this.#L, nargs, nresults, 0, 0, 0)
     if (status !== LUA_OK)
       throw new Error(`luavm: ${what} failed: ${this.#stack.readString(this.#L, -1) ?? `status ${status}`}`)
-  }
-
-  #runChunk(source: string, chunkname: string, nargs: number, nresults: number): void {
-    this.#load(source, chunkname)
-    this.#call(nargs, nresults, chunkname)
   }
 
   // ---- C functions Lua calls -------------------------------------------------
 
   #emitFn(): number {
-    return this.#raw.addFunction((L: number) => {
-      try {
-        const stream = this.#raw._lua_tonumberx(L, 1, 0) === 2 ? 2 : 1
-        const bytes = this.#stack.readBytes(L, 2)
-        if (bytes) this.#hooks.emit(stream, bytes)
-      } catch {
-        // The runtime pcalls emit; a failing sink only loses that output.
-      }
-      return 0
-    }, 'ii')
+    return addTableFunction(
+      this.#table,
+      (L: number) => {
+        try {
+          const stream = this.#raw.lua_tonumberx(L, 1, 0) === 2 ? 2 : 1
+          const bytes = this.#stack.readBytes(L, 2)
+          if (bytes) this.#hooks.emit(stream, bytes)
+        } catch {
+          // The runtime pcalls emit; a failing sink only loses that output.
+        }
+        return 0
+      },
+      'ii',
+    )
   }
 
   #clockFn(): number {
-    return this.#raw.addFunction((L: number) => {
-      let now: number
-      try {
-        now = this.#hooks.clock()
-      } catch {
-        now = Number.POSITIVE_INFINITY
-      }
-      this.#raw._lua_pushnumber(L, now)
-      return 1
-    }, 'ii')
+    return addTableFunction(
+      this.#table,
+      (L: number) => {
+        let now: number
+        try {
+          now = this.#hooks.clock()
+        } catch {
+          now = Number.POSITIVE_INFINITY
+        }
+        this.#raw.lua_pushnumber(L, now)
+        return 1
+      },
+      'ii',
+    )
   }
 
   #pushHostTable(names: string[]): void {
     const raw = this.#raw
     const L = this.#L
     if (names.length === 0) {
-      raw._lua_pushnil(L)
+      raw.lua_pushnil(L)
       return
     }
     const fn = this.#hostFn()
-    raw._lua_createtable(L, 0, names.length)
+    raw.lua_createtable(L, 0, names.length)
     for (const name of names) {
       this.#stack.pushString(L, name)
       this.#stack.pushString(L, name)
-      raw._lua_pushcclosure(L, fn, 1)
-      raw._lua_rawset(L, -3)
+      raw.lua_pushcclosure(L, fn, 1)
+      raw.lua_rawset(L, -3)
     }
   }
 
@@ -301,44 +314,48 @@ class WasmoonEngine implements LuaEngine {
    * so it is the last thing done and never inside a try.
    */
   #hostFn(): number {
-    return this.#raw.addFunction((L: number) => {
-      const raw = this.#raw
-      let message: string
-      try {
-        const name = this.#stack.readString(L, UPVALUE_1) ?? '?'
-        const n = raw._lua_gettop(L)
-        const args: LuaValue[] = []
-        let bad: string | undefined
-        for (let i = 1; i <= n && bad === undefined; i++) {
-          try {
-            args.push(this.#stack.readValue(L, i, 1, new Set()))
-          } catch (error) {
-            if (!(error instanceof ConversionError)) throw error
-            bad = `host.${name}: argument ${i} ${error.message}`
+    return addTableFunction(
+      this.#table,
+      (L: number) => {
+        const raw = this.#raw
+        let message: string
+        try {
+          const name = this.#stack.readString(L, UPVALUE_1) ?? '?'
+          const n = raw.lua_gettop(L)
+          const args: LuaValue[] = []
+          let bad: string | undefined
+          for (let i = 1; i <= n && bad === undefined; i++) {
+            try {
+              args.push(this.#stack.readValue(L, i, 1, new Set()))
+            } catch (error) {
+              if (!(error instanceof ConversionError)) throw error
+              bad = `host.${name}: argument ${i} ${error.message}`
+            }
           }
-        }
-        if (bad === undefined) {
-          const outcome = this.#hooks.callHost(name, args)
-          if (outcome.ok) {
-            raw._lua_settop(L, 0)
-            this.#stack.pushJson(L, JSON.parse(outcome.json) as unknown, 1)
-            return 1
+          if (bad === undefined) {
+            const outcome = this.#hooks.callHost(name, args)
+            if (outcome.ok) {
+              raw.lua_settop(L, 0)
+              this.#stack.pushJson(L, JSON.parse(outcome.json) as unknown, 1)
+              return 1
+            }
+            message = `host.${name}: ${outcome.message}`
+          } else {
+            message = bad
           }
-          message = `host.${name}: ${outcome.message}`
-        } else {
-          message = bad
+        } catch (error) {
+          // A longjmp (Emscripten throws a number) must keep unwinding.
+          if (typeof error === 'number') throw error
+          message = `host function failed: ${error instanceof Error ? error.message : String(error)}`
         }
-      } catch (error) {
-        // A longjmp (Emscripten throws a number) must keep unwinding.
-        if (typeof error === 'number') throw error
-        message = `host function failed: ${error instanceof Error ? error.message : String(error)}`
-      }
-      raw._lua_settop(L, 0)
-      raw._luaL_where(L, 1)
-      this.#stack.pushString(L, message)
-      raw._lua_concat(L, 2)
-      return raw._lua_error(L)
-    }, 'ii')
+        raw.lua_settop(L, 0)
+        raw.luaL_where(L, 1)
+        this.#stack.pushString(L, message)
+        raw.lua_concat(L, 2)
+        return raw.lua_error(L)
+      },
+      'ii',
+    )
   }
 
   /** Emscripten's /dev nodes reach the host's stdin and console; this VM's FS does without them. */

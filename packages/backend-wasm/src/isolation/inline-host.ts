@@ -75,7 +75,8 @@ class InlineEngineHandle implements EngineHandle {
   }
 
   async exec(request: EngineExecRequest, io: ExecIO): Promise<ExecOutcome> {
-    const engine = await this.#ready()
+    // No await when the engine is up: each one is a turn of the microtask queue.
+    const engine = this.#engine ?? (await this.#ready())
     this.#io = io
     try {
       return { json: engine.exec(request) }

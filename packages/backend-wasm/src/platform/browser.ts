@@ -1,3 +1,4 @@
+import { lowerInitialMemory } from '../initial-memory.js'
 import { cachedModule } from '../module-cache.js'
 import type { Platform, WasmSource, WorkerEvents, WorkerLike } from './types.js'
 
@@ -10,16 +11,12 @@ function defaultWasmUrl(): string {
   return new URL('./glue.wasm', import.meta.url).href
 }
 
+// Not compileStreaming: the bytes are rewritten first (see initial-memory.ts),
+// and a 270 KB module compiles in a few milliseconds anyway.
 async function compile(url: string): Promise<WebAssembly.Module> {
   const response = await fetch(url, { credentials: 'same-origin' })
   if (!response.ok) throw new Error(`cannot load glue.wasm from ${url}: HTTP ${response.status}`)
-  if (
-    typeof WebAssembly.compileStreaming === 'function' &&
-    response.headers.get('content-type') === 'application/wasm'
-  ) {
-    return WebAssembly.compileStreaming(response)
-  }
-  return WebAssembly.compile(await response.arrayBuffer())
+  return WebAssembly.compile(lowerInitialMemory(new Uint8Array(await response.arrayBuffer())))
 }
 
 function spawn(url: string | URL | undefined): Worker {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { lowerInitialMemory } from '../initial-memory.js'
 import { cachedModule } from '../module-cache.js'
 import { devWorkerScript } from './node-dev-worker.js'
 import type { Platform, WasmSource, WorkerEvents, WorkerLike } from './types.js'
@@ -36,7 +37,7 @@ export const nodePlatform: Platform = {
   wasmModule(source: WasmSource): Promise<WebAssembly.Module> {
     if (source.module) return Promise.resolve(source.module)
     const path = source.url === undefined ? gluePath() : toPath(source.url)
-    return cachedModule(`file:${path}`, async () => WebAssembly.compile(await readFile(path)))
+    return cachedModule(`file:${path}`, async () => WebAssembly.compile(lowerInitialMemory(await readFile(path))))
   },
 
   // Emscripten reads this file before instantiating; the bytes are ignored

@@ -315,15 +315,18 @@ export abstract class BaseLuaVM implements AsyncDisposable {
     if (/[\r\n]/.test(chunkName) || chunkName.length > 200) {
       throw new InvalidArgumentError('chunkName must be one line of at most 200 characters')
     }
-    return {
-      ...options,
+    // Object.assign rather than `{ ...options, more }`: V8 builds a spread
+    // copy that then grows property by property, which costs microseconds
+    // on every execution.
+    const resolved: ResolvedExecOptions = Object.assign({}, options, {
       timeoutMs,
       maxOutputBytes,
-      ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
       chunkName,
       echoReturnValues: options.echoReturnValues ?? true,
       repl: options.repl ?? false,
-    }
+    })
+    if (memoryLimitBytes !== undefined) resolved.memoryLimitBytes = memoryLimitBytes
+    return resolved
   }
 
   #assertRunning(operation: string): void {
