@@ -179,15 +179,28 @@ export const fengariConfigSchema: ConfigSchema = schema(
 )
 
 /**
- * Rejects settings that cannot work together, naming the keys. Called when
- * a VM is created, since a schema checks each key on its own.
+ * What is wrong with settings that cannot work together, naming the keys;
+ * undefined when nothing is. A schema checks each key on its own, so the
+ * descriptors run this on a whole section (`config validate`,
+ * `registry.create`) and VMs run it when created from code.
  */
-export function checkWasmConfig(type: string, config: Pick<WasmBackendConfig, 'isolation' | 'softDeadline'>): void {
+export function wasmConfigProblem(
+  type: string,
+  config: Pick<WasmBackendConfig, 'isolation' | 'softDeadline'>,
+): string | undefined {
   const isolation = config.isolation ?? WASM_DEFAULTS.isolation
   if (config.softDeadline === false && isolation === 'inline') {
-    throw new ConfigError(
-      `backends.${type}.softDeadline: false needs backends.${type}.isolation "worker": with isolation "inline" the engine runs on the caller's thread and nothing could stop it at the deadline; set isolation to "worker" or softDeadline to true`,
-      { details: { keys: ['isolation', 'softDeadline'], isolation, softDeadline: false } },
-    )
+    return `backends.${type}.softDeadline: false needs backends.${type}.isolation "worker": with isolation "inline" the engine runs on the caller's thread and nothing could stop it at the deadline; set isolation to "worker" or softDeadline to true`
+  }
+  return undefined
+}
+
+/** Throws {@link wasmConfigProblem}'s finding as a `ConfigError`. */
+export function checkWasmConfig(type: string, config: Pick<WasmBackendConfig, 'isolation' | 'softDeadline'>): void {
+  const problem = wasmConfigProblem(type, config)
+  if (problem) {
+    throw new ConfigError(problem, {
+      details: { keys: ['isolation', 'softDeadline'], isolation: config.isolation, softDeadline: config.softDeadline },
+    })
   }
 }

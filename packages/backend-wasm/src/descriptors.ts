@@ -1,5 +1,11 @@
 import type { BackendCapabilities, BackendDescriptor, DetectResult } from '@bioxen-luavm/core'
-import { fengariConfigSchema, type WasmBackendOptions, type WasmVMConfig, wasmConfigSchema } from './config.js'
+import {
+  fengariConfigSchema,
+  type WasmBackendOptions,
+  type WasmVMConfig,
+  wasmConfigProblem,
+  wasmConfigSchema,
+} from './config.js'
 import type { Platform } from './platform/types.js'
 import type { WasmVMKind } from './wasm-vm.js'
 
@@ -44,6 +50,7 @@ export function wasmDescriptor(
     description: 'Lua 5.4 in a WebAssembly sandbox (wasmoon), in a worker thread or inline; Node and browsers',
     capabilities: WASM_CAPABILITIES,
     configSchema: wasmConfigSchema,
+    checkConfig: (config) => wasmConfigProblem('wasm', config),
     detect(): Promise<DetectResult> {
       return Promise.resolve(
         typeof WebAssembly === 'object'
@@ -73,6 +80,7 @@ export function fengariDescriptor(
     description: 'Lua 5.3 in pure JavaScript (fengari): no WebAssembly needed, 32-bit integers, no heap cap',
     capabilities: FENGARI_CAPABILITIES,
     configSchema: fengariConfigSchema,
+    checkConfig: (config) => wasmConfigProblem('fengari', config),
     detect(): Promise<DetectResult> {
       return Promise.resolve({ available: true, version: 'Lua 5.3', details: { engine: 'fengari 0.1.5', intBits: 32 } })
     },

@@ -46,6 +46,19 @@ describe('bioxen-luavm config', () => {
     expect(out.problems.join('\n')).toMatch(/no backend 'nope'/)
   })
 
+  it('reports settings that cannot work together, naming both keys; run refuses them too', async () => {
+    const file = join(dir, 'pair.json')
+    writeFileSync(file, JSON.stringify({ backends: { wasm: { isolation: 'inline', softDeadline: false } } }))
+    const r = await cli(['--config', file, 'config', 'validate', '--json'])
+    expect(r.code).toBe(2)
+    expect(JSON.parse(r.stdout).problems).toEqual([
+      expect.stringMatching(/^backends\.wasm\.softDeadline: false needs backends\.wasm\.isolation "worker"/),
+    ])
+    const run = await cli(['--config', file, 'run', '-e', 'print(1)'])
+    expect(run).toMatchObject({ code: 2, stdout: '' })
+    expect(run.stderr).toMatch(/^error: backends\.wasm\.softDeadline: false needs/)
+  })
+
   it('says a good config is valid', async () => {
     const file = join(dir, 'good.json')
     writeFileSync(file, JSON.stringify({ defaultBackend: 'fengari' }))

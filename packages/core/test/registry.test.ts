@@ -254,6 +254,31 @@ describe('BackendRegistry create', () => {
     await expect(r.create('process', 'c', { colour: 'red' })).rejects.toThrow(ConfigError)
   })
 
+  it('checkConfig rules spanning keys: create refuses before loading, ConfigManager.validate reports', async () => {
+    const d = Object.assign(
+      fake('pair', {
+        schema: {
+          mode: { type: 'string', description: 'mode', enum: ['a', 'b'], default: 'a' },
+          fast: { type: 'boolean', description: 'fast', default: false },
+        },
+      }),
+      {
+        checkConfig: (c: Readonly<Record<string, unknown>>) =>
+          c.mode === 'b' && c.fast === true ? 'backends.pair.fast: true needs backends.pair.mode "a"' : undefined,
+      },
+    )
+    const r = new BackendRegistry().register(d)
+    const refused = r.create('pair', 'x', { mode: 'b', fast: true })
+    await expect(refused).rejects.toBeInstanceOf(ConfigError)
+    await expect(refused).rejects.toThrow('backends.pair.fast: true needs backends.pair.mode "a"')
+    expect(d.loads).toBe(0)
+    const ok = await r.create('pair', 'y', { mode: 'b' })
+    await ok.stop()
+    const { ConfigManager } = await import('../src/config/config-manager.js')
+    const cfg = new ConfigManager({ env: {}, explicit: { backends: { pair: { mode: 'b', fast: true } } } })
+    expect(cfg.validate(r)).toEqual(['backends.pair.fast: true needs backends.pair.mode "a"'])
+  })
+
   it('a VM that fails to start is stopped and the error rethrown', async () => {
     class BrokenVM extends EchoVM {
       protected override async doStart(): Promise<void> {

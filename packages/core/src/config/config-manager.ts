@@ -155,7 +155,8 @@ export class ConfigManager {
       }
       if (!d.configSchema) continue
       try {
-        this.backend(d.type, d.configSchema)
+        const problem = d.checkConfig?.(this.backend(d.type, d.configSchema))
+        if (problem) problems.push(problem)
       } catch (error) {
         problems.push(
           ...(((error as ConfigError).details.problems as string[] | undefined) ?? [(error as Error).message]),

@@ -35,6 +35,12 @@ export interface BackendDescriptor<C = Record<string, unknown>> {
   readonly capabilities: BackendCapabilities
   /** Config keys the backend accepts; validated by `ConfigManager` before `createVM`. */
   readonly configSchema?: ConfigSchema
+  /**
+   * Rules spanning several keys of a validated config section (a schema
+   * checks each key on its own): returns what is wrong, naming the keys, or
+   * undefined. Run by `BackendRegistry.create` and `ConfigManager.validate`.
+   */
+  checkConfig?(config: Readonly<Record<string, unknown>>): string | undefined
   /** Reports whether the backend can run here. Must not throw; must be quick. */
   detect(): Promise<DetectResult>
   /** Loads the implementation (typically `() => import('./impl.js')`). */

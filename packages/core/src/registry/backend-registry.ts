@@ -1,6 +1,6 @@
 import { validateSection } from '../config/schema.js'
 import type { BaseLuaVM, ExecDefaults, VMInit } from '../contract/base-vm.js'
-import { BackendNotFoundError, BackendUnavailableError, InvalidArgumentError } from '../errors/index.js'
+import { BackendNotFoundError, BackendUnavailableError, ConfigError, InvalidArgumentError } from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
 import { newId } from '../util/ids.js'
 import type { BackendDescriptor, BackendImplementation, DetectResult } from './backend-descriptor.js'
@@ -148,6 +148,8 @@ export class BackendRegistry {
     const validated = descriptor.configSchema
       ? validateSection(descriptor.configSchema, config, `backends.${resolved}`)
       : config
+    const problem = descriptor.checkConfig?.(validated)
+    if (problem) throw new ConfigError(problem, { details: { backend: resolved } })
     const impl = await this.#load(descriptor)
     const init: VMInit<never> = {
       id,
