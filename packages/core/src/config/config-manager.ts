@@ -155,7 +155,8 @@ export class ConfigManager {
       }
       if (!d.configSchema) continue
       try {
-        const problem = d.checkConfig?.(this.backend(d.type, d.configSchema))
+        const section = this.backend(d.type, d.configSchema)
+        const problem = d.checkConfig?.(section)
         if (problem) problems.push(problem)
       } catch (error) {
         problems.push(
