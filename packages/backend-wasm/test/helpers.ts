@@ -36,3 +36,20 @@ export function vmFactory(): (
 export function brief(r: ExecResult): string {
   return JSON.stringify({ status: r.status, stdout: r.stdout.slice(0, 200), values: r.values, error: r.error })
 }
+
+/** Lua that never ends by itself, each in a way a deadline must still cut (pcall, handlers, coroutines, metamethods). */
+export const RUNAWAY_LOOPS: ReadonlyArray<[string, string]> = [
+  ['a plain loop', 'while true do end'],
+  ['a loop inside pcall', 'while true do pcall(function() while true do end end) end'],
+  ['a loop inside xpcall', 'while true do xpcall(function() while true do end end, function(e) return e end) end'],
+  ['an error handler that loops', 'xpcall(function() error("x") end, function() while true do end end)'],
+  ['a loop inside a coroutine', 'coroutine.wrap(function() while true do end end)()'],
+  [
+    'ping-pong between coroutines',
+    'local co = coroutine.create(function() while true do coroutine.yield() end end) while true do coroutine.resume(co) end',
+  ],
+  ['pcall catching in a coroutine', 'coroutine.wrap(function() while true do pcall(error) end end)()'],
+  ['a looping __index', 'local t = setmetatable({}, {__index = function() while true do end end}) return t.x'],
+  ['a looping __tostring in print', 'print(setmetatable({}, {__tostring = function() while true do end end}))'],
+  ['deep recursion that keeps retrying', 'local function f() pcall(f) pcall(f) end f()'],
+]

@@ -3,7 +3,7 @@ import { BackendRegistry, ConfigManager } from '@bioxen-luavm/core'
 import { describe, expect, it } from 'vitest'
 import { createFengariVM, createWasmVM, fengariBackend, wasmBackend } from '../src/index.js'
 import { sharedWorkerCount } from '../src/isolation/worker-pool.js'
-import { brief, vmFactory } from './helpers.js'
+import { brief, RUNAWAY_LOOPS, vmFactory } from './helpers.js'
 
 // softDeadline: false — no deadline hook in the runtime; the worker kill at
 // the deadline is the only stop. Every case must end with the right status,
@@ -95,19 +95,7 @@ describe.each(TYPES)('hook-free: $type', ({ type }) => {
   })
 
   const loops: Array<[string, string]> = [
-    ['a plain loop', 'while true do end'],
-    ['a loop inside pcall', 'while true do pcall(function() while true do end end) end'],
-    ['a loop inside xpcall', 'while true do xpcall(function() while true do end end, function(e) return e end) end'],
-    ['an error handler that loops', 'xpcall(function() error("x") end, function() while true do end end)'],
-    ['a loop inside a coroutine', 'coroutine.wrap(function() while true do end end)()'],
-    [
-      'ping-pong between coroutines',
-      'local co = coroutine.create(function() while true do coroutine.yield() end end) while true do coroutine.resume(co) end',
-    ],
-    ['pcall catching in a coroutine', 'coroutine.wrap(function() while true do pcall(error) end end)()'],
-    ['a looping __index', 'local t = setmetatable({}, {__index = function() while true do end end}) return t.x'],
-    ['a looping __tostring in print', 'print(setmetatable({}, {__tostring = function() while true do end end}))'],
-    ['deep recursion that keeps retrying', 'local function f() pcall(f) pcall(f) end f()'],
+    ...RUNAWAY_LOOPS,
     ['pathological string.find', 'return string.find(("a"):rep(3e4), ".-.-.-.-b$")'],
     ['pathological string.gsub', 'return (string.gsub(("a"):rep(3e4), ".-.-.-.-b", ""))'],
   ]

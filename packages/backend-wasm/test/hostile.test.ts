@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { brief, COMBOS, vmFactory } from './helpers.js'
+import { brief, COMBOS, RUNAWAY_LOOPS, vmFactory } from './helpers.js'
 
 // Hostile Lua against both engines in both isolation modes: every case must
 // end with a status (never a hang, a crash or a rejected promise) and leave
@@ -14,22 +14,7 @@ async function usable(vm: Awaited<ReturnType<typeof makeVM>>): Promise<void> {
 }
 
 describe.each(COMBOS)('deadlines: $type / $isolation', (combo) => {
-  const loops: Array<[string, string]> = [
-    ['a plain loop', 'while true do end'],
-    ['a loop inside pcall', 'while true do pcall(function() while true do end end) end'],
-    ['a loop inside xpcall', 'while true do xpcall(function() while true do end end, function(e) return e end) end'],
-    ['an error handler that loops', 'xpcall(function() error("x") end, function() while true do end end)'],
-    ['a loop inside a coroutine', 'coroutine.wrap(function() while true do end end)()'],
-    [
-      'ping-pong between coroutines',
-      'local co = coroutine.create(function() while true do coroutine.yield() end end) while true do coroutine.resume(co) end',
-    ],
-    ['pcall catching in a coroutine', 'coroutine.wrap(function() while true do pcall(error) end end)()'],
-    ['a looping __index', 'local t = setmetatable({}, {__index = function() while true do end end}) return t.x'],
-    ['a looping __tostring in print', 'print(setmetatable({}, {__tostring = function() while true do end end}))'],
-    ['deep recursion that keeps retrying', 'local function f() pcall(f) pcall(f) end f()'],
-  ]
-  it.each(loops)('%s ends with timeout', async (_name, code) => {
+  it.each(RUNAWAY_LOOPS)('%s ends with timeout', async (_name, code) => {
     const vm = await makeVM(combo)
     const r = await vm.execute(code, { timeoutMs: DEADLINE })
     expect(r.status, brief(r)).toBe('timeout')
