@@ -263,6 +263,10 @@ describe('progress and clusters', () => {
   })
 
   it('VMManager clusters provision at most provision_concurrency VMs at once', async () => {
+    // A VM with the default limit (4) used this endpoint first: its queue
+    // must not be the one the cluster's smaller limit gets.
+    const first = await create()
+    await first.stop()
     sim.inject('VM.clone', { kind: 'task-latency', ms: 150 }, 10)
     const manager = new VMManager({ registry })
     const cluster = await manager.createCluster('grid', 4, {

@@ -25,18 +25,24 @@ import { type Guest, provisionGuest, releaseGuest, teardownGuest } from './provi
 import { RemoteDriver } from './ssh/remote-driver.js'
 import { getVm } from './xapi/api.js'
 
-// One queue per XAPI endpoint bounds how many VMs this process provisions
-// at once, whoever starts them (VMManager clusters start VMs in parallel).
+// One queue per XAPI endpoint and limit bounds how many VMs this process
+// provisions at once, whoever starts them (VMManager clusters start VMs in
+// parallel). The limit is part of the key so that a config asking for fewer
+// never inherits an earlier, larger queue; an idle queue is dropped.
 const provisionQueues = new Map<string, TaskQueue>()
 
-function provisionQueue(cfg: XcpngConfig): TaskQueue {
-  const key = new URL(cfg.xapiUrl).origin
+async function inProvisionSlot<T>(cfg: XcpngConfig, task: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  const key = `${new URL(cfg.xapiUrl).origin} ${cfg.provisionConcurrency}`
   let queue = provisionQueues.get(key)
   if (!queue) {
     queue = new TaskQueue(cfg.provisionConcurrency)
     provisionQueues.set(key, queue)
   }
-  return queue
+  try {
+    return await queue.run(task, signal)
+  } finally {
+    if (queue.active === 0 && queue.pending === 0) provisionQueues.delete(key)
+  }
 }
 
 type Outcome =
@@ -133,7 +139,7 @@ export class XcpngVM extends BaseLuaVM {
       })
     let guest: Guest
     try {
-      guest = await provisionQueue(cfg).run(run, signal)
+      guest = await inProvisionSlot(cfg, run, signal)
     } catch (error) {
       if (signal.aborted && !isLuaVMError(error)) {
         throw new ExecutionKilledError(
