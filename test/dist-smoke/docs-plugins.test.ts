@@ -394,28 +394,21 @@ describe('the conformance kit on the pages’ backends', () => {
       .filter((t) => t.status === 'failed')
       .map((t) => `${t.title}: ${t.failureMessages.join('\n')}`)
 
-  it('docs/plugins.md: my-runner passes 17 checks and skips 6, naming the capability', () => {
+  it('docs/plugins.md: my-runner passes 17 checks and 3 absence checks, skips none', () => {
     expect(failures('guide'), kitRun.stderr).toEqual([])
     const all = results('guide')
-    expect(all).toHaveLength(23)
-    const passed = all.filter((t) => t.status === 'passed')
-    const skipped = all.filter((t) => t.status === 'skipped' || t.status === 'pending')
-    const claim = /passes (\d+) and skips (\d+) \(state, the four\s+session checks and memory\)/.exec(guide.text)
-    expect([passed.length, skipped.length]).toEqual([Number(claim?.[1]), Number(claim?.[2])])
-    expect(skipped.map((t) => t.title.replace(/ \(skipped: .*\)$/, '')).sort()).toEqual(
-      [
-        'state persists between executions',
-        'sessions: expressions echo their value',
-        'sessions: multi-line input waits for more lines',
-        'sessions: errors keep the session alive',
-        'sessions: a closed session rejects input',
-        'memory limit is enforced',
-      ].sort(),
-    )
-    for (const t of skipped)
-      expect(t.title).toMatch(/\(skipped: capability '(persistentState|sessions|memoryLimit)' is false\)$/)
-    // "The kit's 23 checks"
-    expect(guide.text).toContain(`The kit's ${all.length} checks`)
+    const claim =
+      /passes\s+its (\d+) checks and (\d+) absence checks \(state, sessions and memory\); nothing is\s+skipped/.exec(
+        guide.text,
+      )
+    expect(all.map((t) => t.status)).toEqual(Array(Number(claim?.[1]) + Number(claim?.[2])).fill('passed'))
+    expect(all.filter((t) => t.title.startsWith('without ')).map((t) => t.title)).toEqual([
+      "without 'persistentState': executions do not share globals",
+      "without 'sessions': openSession rejects with BackendUnavailableError",
+      "without 'memoryLimit': a memory cap is refused with ConfigError, not ignored",
+    ])
+    // "The kit's 23 checks": the ones a backend claiming everything runs.
+    expect(guide.text).toContain(`The kit's ${results('readme-plugin').length} checks`)
   })
 
   it('docs/architecture.md: the same backend passes the same checks', () => {

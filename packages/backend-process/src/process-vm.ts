@@ -195,6 +195,10 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     return this.result(resultFields(await mode.run(code, this.workerOptions(options))))
   }
 
+  protected override memoryLimitProblem(): string | undefined {
+    return this.#prlimit.path ? undefined : (this.#prlimit.problem ?? 'prlimit is missing')
+  }
+
   /** Worker options for a resolved execution: the memory cap is checked and clamped here. */
   workerOptions(options: ResolvedExecOptions): WorkerExecOptions {
     const memoryLimitBytes = this.#ceiling(options.memoryLimitBytes)

@@ -71,6 +71,15 @@ describe('bioxen-luavm run', () => {
     expect(JSON.parse(r.stdout).status).toBe('memory')
   })
 
+  it('--memory on a backend that cannot enforce it: exit 2 before any VM starts', async () => {
+    const r = await cli(['run', '--backend', 'fengari', '--memory', '16MB', '-e', 'print(1)'])
+    expect(r).toMatchObject({ code: 2, stdout: '' })
+    expect(r.stderr).toBe(
+      "error: --memory: backend 'fengari' cannot enforce a memory cap\n" +
+        'hint: `bioxen-luavm backends` shows which backends enforce memoryLimit (wasm and process do)\n',
+    )
+  })
+
   it('runs on the fengari backend when asked', async () => {
     const r = await cli(['run', '--json', '--backend', 'fengari', '-e', 'return _VERSION'])
     expect(JSON.parse(r.stdout)).toMatchObject({ backend: 'fengari', values: ['Lua 5.3'] })

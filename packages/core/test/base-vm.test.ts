@@ -4,6 +4,7 @@ import type { BackendCapabilities, ExecResult, VMState } from '../src/contract/t
 import { canTransition } from '../src/contract/vm-state.js'
 import {
   BackendUnavailableError,
+  ConfigError,
   ExecutionKilledError,
   InvalidArgumentError,
   LuaRuntimeError,
@@ -249,6 +250,27 @@ describe('BaseLuaVM options', () => {
     await expect(vm.execute('status:output-limit', { throwOnError: true })).rejects.toBeInstanceOf(OutputLimitError)
     await expect(vm.execute('status:killed', { throwOnError: true })).rejects.toBeInstanceOf(ExecutionKilledError)
     await vm.stop()
+  })
+
+  it('a memory cap the backend cannot enforce is refused, never dropped', async () => {
+    const vm = new ScriptedVM() // capabilities.memoryLimit is false
+    await vm.start()
+    const refused = vm.execute('x', { memoryLimitBytes: 1 << 25 })
+    await expect(refused).rejects.toBeInstanceOf(ConfigError)
+    await expect(refused).rejects.toThrow(/memoryLimitBytes was asked for, but backend 'scripted' cannot enforce/)
+    expect(vm.ran, 'the execution never reached runCode').toEqual([])
+    await vm.stop()
+
+    class CappedByDefault extends ScriptedVM {
+      constructor() {
+        super('capped')
+        this.limits.memoryLimitBytes = 1 << 25
+      }
+    }
+    const capped = new CappedByDefault()
+    const startFailure = capped.start()
+    await expect(startFailure).rejects.toThrow(/VM 'capped' has a default memoryLimitBytes, but backend/)
+    expect(capped.state, 'refused before doStart: nothing to clean up').toBe('created')
   })
 
   it('installPackage and executeFile say the backend cannot do them', async () => {

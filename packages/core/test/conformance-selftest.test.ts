@@ -3,13 +3,21 @@ import type { ResolvedExecOptions } from '../src/contract/base-vm.js'
 import type { ExecResult } from '../src/contract/types.js'
 import type { BackendDescriptor } from '../src/registry/backend-descriptor.js'
 import {
+  absenceCheck,
+  absenceChecks,
   type ConformanceContext,
   conformanceChecks,
   createConformanceContext,
   getConformanceCheck,
   skipReason,
 } from '../src/testing/index.js'
-import { DriverTestVM, liveDriverPids, makeDriverBackend } from './fixtures/driver-backend.js'
+import { DriverTestVM, driverTestBackend, liveDriverPids, makeDriverBackend } from './fixtures/driver-backend.js'
+
+const absenceName = (capability: keyof typeof absenceChecks): string => {
+  const check = absenceChecks[capability]
+  if (!check) throw new Error(`no absence check for ${capability}`)
+  return check.name
+}
 
 // Deliberately broken variants of the real test backend. Each breaks one
 // promise of the contract; the matching check must throw, which proves the
@@ -127,6 +135,37 @@ describe('conformance kit self-test: broken backends fail the matching check', (
     await failureOf('result shape', makeDriverBackend('broken-name', Renamed))
   })
 
+  it('a backend that keeps globals while declaring no persistentState fails its absence check', async () => {
+    class ClaimsStateless extends DriverTestVM {
+      override readonly capabilities = { ...driverTestBackend.capabilities, persistentState: false }
+    }
+    const base = makeDriverBackend('broken-stateless', ClaimsStateless)
+    const descriptor = { ...base, capabilities: { ...base.capabilities, persistentState: false } }
+    const failure = await failureOf(absenceName('persistentState'), descriptor)
+    expect(failure.message).toMatch(/seen by the next/)
+  })
+
+  it('a backend that drops a memory cap it cannot enforce fails its absence check', async () => {
+    class IgnoresCaps extends DriverTestVM {
+      protected override memoryLimitProblem(): string | undefined {
+        return undefined
+      }
+    }
+    await failureOf(absenceName('memoryLimit'), makeDriverBackend('broken-memory', IgnoresCaps))
+  })
+
+  it('a backend that opens sessions while declaring none fails its absence check', async () => {
+    class ClaimsNoSessions extends DriverTestVM {
+      override readonly capabilities = { ...driverTestBackend.capabilities, sessions: false }
+      override async openSession(): Promise<never> {
+        return {} as never
+      }
+    }
+    const base = makeDriverBackend('broken-sessions', ClaimsNoSessions)
+    const descriptor = { ...base, capabilities: { ...base.capabilities, sessions: false } }
+    await failureOf(absenceName('sessions'), descriptor)
+  })
+
   it('a stricter luaVersion pattern makes "result shape" fail', async () => {
     const ctx = createConformanceContext(makeDriverBackend('strict-version'), { luaVersion: /LuaJIT/ })
     contexts.push(ctx)
@@ -164,6 +203,14 @@ describe('conformance kit self-test: structure', () => {
     ]) {
       expect(names).toContain(expected)
     }
+  })
+
+  it('a missing capability swaps its checks for one absence check; the honest backend passes it', async () => {
+    const backend = makeDriverBackend('caps') // memoryLimit: false
+    expect(absenceCheck(getConformanceCheck('memory limit is enforced'), backend)).toBe(absenceChecks.memoryLimit)
+    expect(absenceCheck(getConformanceCheck('state persists between executions'), backend)).toBeUndefined()
+    expect(absenceCheck(getConformanceCheck('stdout is exact'), backend)).toBeUndefined()
+    await absenceChecks.memoryLimit?.run(contextFor(backend))
   })
 
   it('capability requirements skip with the capability named', () => {

@@ -1,6 +1,7 @@
 import type { BaseLuaVM, ConfigManager } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
 import { loadContext } from './context.js'
+import { UsageError } from './errors.js'
 import type { CliIO } from './io.js'
 import { progressLine } from './progress.js'
 
@@ -21,7 +22,14 @@ export async function openVM(
   const flags = command.opts<VMFlags>()
   const { config, registry } = await loadContext(command, io)
   const type = await registry.resolveType(flags.backend ?? config.defaultBackend)
-  const schema = registry.get(type)?.configSchema
+  const descriptor = registry.get(type)
+  if (flags.memory !== undefined && descriptor?.capabilities.memoryLimit === false) {
+    throw new UsageError(
+      `--memory: backend '${type}' cannot enforce a memory cap`,
+      'hint: `bioxen-luavm backends` shows which backends enforce memoryLimit (wasm and process do)',
+    )
+  }
+  const schema = descriptor?.configSchema
   const vm = await registry.create(type, id, schema ? config.backend(type, schema) : {}, {
     autoStart: false,
     limits: {

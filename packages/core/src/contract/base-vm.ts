@@ -1,5 +1,11 @@
 import { errorFromResult } from '../errors/from-result.js'
-import { BackendUnavailableError, InvalidArgumentError, PackageError, VMStateError } from '../errors/index.js'
+import {
+  BackendUnavailableError,
+  ConfigError,
+  InvalidArgumentError,
+  PackageError,
+  VMStateError,
+} from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
 import { silentLogger } from '../logger/logger.js'
 import { ReplSession } from '../manager/repl-session.js'
@@ -112,6 +118,9 @@ export abstract class BaseLuaVM implements AsyncDisposable {
   /** Starts the engine. Idempotent while running; a stopped VM can be started again. */
   async start(options: StartOptions = {}): Promise<void> {
     if (this.#state === 'running') return
+    // Before doStart: a VM that would refuse every execution is not worth provisioning.
+    const problem = this.limits.memoryLimitBytes === undefined ? undefined : this.memoryLimitProblem()
+    if (problem) throw new ConfigError(`VM '${this.id}' has a default memoryLimitBytes, but ${problem}`)
     this.#setState('starting')
     try {
       await this.doStart(options)
@@ -304,13 +313,31 @@ export abstract class BaseLuaVM implements AsyncDisposable {
     }
   }
 
+  /**
+   * Why this VM cannot enforce `memoryLimitBytes`, or `undefined` when it
+   * can. An execution asking for a memory cap (itself or through the VM's
+   * default limits) is refused with a `ConfigError` naming this reason.
+   * The default follows `capabilities.memoryLimit`; override it to name a
+   * more precise cause (a missing tool, say).
+   */
+  protected memoryLimitProblem(): string | undefined {
+    return this.capabilities.memoryLimit
+      ? undefined
+      : `backend '${this.type}' cannot enforce a memory cap (capabilities.memoryLimit is false)`
+  }
+
   #resolve(options: ExecOptions): ResolvedExecOptions {
     const timeoutMs = options.timeoutMs ?? this.limits.timeoutMs
     const maxOutputBytes = options.maxOutputBytes ?? this.limits.maxOutputBytes
     checkPositive('timeoutMs', timeoutMs)
     checkPositive('maxOutputBytes', maxOutputBytes, true)
     const memoryLimitBytes = options.memoryLimitBytes ?? this.limits.memoryLimitBytes
-    if (memoryLimitBytes !== undefined) checkPositive('memoryLimitBytes', memoryLimitBytes)
+    if (memoryLimitBytes !== undefined) {
+      checkPositive('memoryLimitBytes', memoryLimitBytes)
+      // A cap that cannot be enforced is refused, never silently dropped.
+      const problem = this.memoryLimitProblem()
+      if (problem) throw new ConfigError(`memoryLimitBytes was asked for, but ${problem}`)
+    }
     const chunkName = options.chunkName ?? 'chunk'
     if (/[\r\n]/.test(chunkName) || chunkName.length > 200) {
       throw new InvalidArgumentError('chunkName must be one line of at most 200 characters')

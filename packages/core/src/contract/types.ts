@@ -20,7 +20,7 @@ export type LuaValue = null | boolean | number | string | LuaValue[] | { [key: s
 export interface ExecOptions {
   /** Wall-clock deadline in milliseconds. Defaults to the VM's `defaultTimeoutMs`. */
   timeoutMs?: number
-  /** Memory cap in bytes, for backends whose `capabilities.memoryLimit` is true. */
+  /** Memory cap in bytes, for backends whose `capabilities.memoryLimit` is true; the others refuse it with a `ConfigError`. */
   memoryLimitBytes?: number
   /** Cap on stdout+stderr bytes; output is cut to the byte and `truncated` is set. */
   maxOutputBytes?: number
@@ -88,7 +88,7 @@ export interface BackendCapabilities {
   packages: boolean
   /** Lua code can open sockets. */
   networking: boolean
-  /** `memoryLimitBytes` is enforced. */
+  /** `memoryLimitBytes` is enforced (when false, asking for it is a `ConfigError`). */
   memoryLimit: boolean
   /** A deadline is enforced even inside a long C call (worker/process kill). */
   hardTimeout: boolean

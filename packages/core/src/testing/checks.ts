@@ -16,7 +16,7 @@ export type ConformanceRequirement =
 export interface ConformanceCheck {
   /** Unique, human-readable name; also the test title. */
   name: string
-  /** What must hold for the check to apply (capability skips are honest, not missing features). */
+  /** What must hold for the check to apply. A missing capability runs its absence check instead (see {@link absenceChecks}). */
   requires?: ConformanceRequirement
   run(ctx: ConformanceContext): Promise<void>
 }
@@ -487,6 +487,65 @@ const statusCounters: ConformanceCheck = {
   },
 }
 
+// What a backend must do instead when it does not claim a capability:
+// behave as it declared, and refuse clearly rather than pretend.
+
+const statelessAbsence: ConformanceCheck = {
+  name: "without 'persistentState': executions do not share globals",
+  async run(ctx) {
+    const vm = await ctx.createVM()
+    await run(vm, 'x = 41')
+    const r = await run(vm, 'return x == nil')
+    expect(r.values, `a global of one execution was seen by the next: ${brief(r)}`).toEqual([true])
+  },
+}
+
+const sessionsAbsence: ConformanceCheck = {
+  name: "without 'sessions': openSession rejects with BackendUnavailableError",
+  async run(ctx) {
+    const vm = await ctx.createVM()
+    expect(await tagOf(vm.openSession()), 'openSession on a backend without sessions').toBe('BackendUnavailableError')
+    expect((await run(vm, 'return 1')).values, 'the VM still runs').toEqual([1])
+  },
+}
+
+const memoryLimitAbsence: ConformanceCheck = {
+  name: "without 'memoryLimit': a memory cap is refused with ConfigError, not ignored",
+  async run(ctx) {
+    const vm = await ctx.createVM()
+    expect(
+      await tagOf(vm.execute('return 1', { memoryLimitBytes: 32 * 1024 * 1024 })),
+      'an execution asking for a cap the backend cannot enforce',
+    ).toBe('ConfigError')
+    expect((await run(vm, 'return 1')).values, 'the VM still runs').toEqual([1])
+  },
+}
+
+/**
+ * The check that stands in for every check needing a capability the
+ * backend does not claim: it proves the backend behaves as declared (no
+ * shared globals, sessions and memory caps refused with typed errors).
+ */
+export const absenceChecks: Readonly<Partial<Record<keyof BackendCapabilities, ConformanceCheck>>> = Object.freeze({
+  persistentState: statelessAbsence,
+  sessions: sessionsAbsence,
+  memoryLimit: memoryLimitAbsence,
+})
+
+/**
+ * The absence check that replaces `check` for this backend, when `check`
+ * needs a capability the backend does not claim and that capability has one.
+ */
+export function absenceCheck(
+  check: ConformanceCheck,
+  descriptor: BackendDescriptor<never> | BackendDescriptor,
+): ConformanceCheck | undefined {
+  const req = check.requires
+  if (!req || typeof req === 'function') return undefined
+  const missing = req.find((cap) => !descriptor.capabilities[cap])
+  return missing === undefined ? undefined : absenceChecks[missing]
+}
+
 /** Every conformance check, in the order `runConformance` registers them. */
 export const conformanceChecks: readonly ConformanceCheck[] = Object.freeze([
   resultShape,
@@ -514,10 +573,10 @@ export const conformanceChecks: readonly ConformanceCheck[] = Object.freeze([
   statusCounters,
 ])
 
-/** A check by name; throws when there is none (so a typo fails loudly). */
+/** A check by name, absence checks included; throws when there is none (so a typo fails loudly). */
 export function getConformanceCheck(name: string): ConformanceCheck {
-  const check = conformanceChecks.find((c) => c.name === name)
-  if (!check)
-    throw new Error(`no conformance check named '${name}'; known: ${conformanceChecks.map((c) => c.name).join(', ')}`)
+  const all = [...conformanceChecks, ...Object.values(absenceChecks)]
+  const check = all.find((c) => c.name === name)
+  if (!check) throw new Error(`no conformance check named '${name}'; known: ${all.map((c) => c.name).join(', ')}`)
   return check
 }

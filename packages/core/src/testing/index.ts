@@ -9,18 +9,22 @@
  * runConformance(myBackend)
  * ```
  *
- * Checks that need a capability the backend does not declare are reported
- * as skipped with the capability named: an honest "cannot", not a missing
- * feature.
+ * A check that needs a capability the backend does not declare is replaced
+ * by that capability's absence check (once per capability): the backend
+ * must behave as declared — no shared globals without `persistentState`,
+ * `openSession` and memory caps refused with typed errors without
+ * `sessions` and `memoryLimit`.
  *
  * @packageDocumentation
  */
 import { describe, it } from 'vitest'
 import type { BackendDescriptor } from '../registry/backend-descriptor.js'
-import { conformanceChecks, skipReason } from './checks.js'
+import { absenceCheck, type ConformanceCheck, conformanceChecks, skipReason } from './checks.js'
 import { type ConformanceOptions, createConformanceContext } from './context.js'
 
 export {
+  absenceCheck,
+  absenceChecks,
   type ConformanceCheck,
   type ConformanceRequirement,
   conformanceChecks,
@@ -46,10 +50,30 @@ export function runConformance(
   const timeout = options.timeoutMs ?? 30_000
   const skip = new Set(options.skip ?? [])
   const effective = { ...descriptor, capabilities: { ...descriptor.capabilities, ...options.capabilities } }
+  const register = (check: ConformanceCheck) =>
+    it(
+      check.name,
+      async () => {
+        const ctx = createConformanceContext(descriptor, options)
+        try {
+          await check.run(ctx)
+        } finally {
+          await ctx.dispose()
+        }
+      },
+      timeout,
+    )
   describe(`conformance: ${descriptor.type}`, () => {
+    const registered = new Set<ConformanceCheck>()
     for (const check of conformanceChecks) {
       if (skip.has(check.name)) {
         it.skip(`${check.name} (skipped by options)`, () => {})
+        continue
+      }
+      const absence = absenceCheck(check, effective)
+      if (absence) {
+        if (!registered.has(absence)) register(absence)
+        registered.add(absence)
         continue
       }
       const reason = skipReason(check, effective)
@@ -57,18 +81,7 @@ export function runConformance(
         it.skip(`${check.name} (skipped: ${reason})`, () => {})
         continue
       }
-      it(
-        check.name,
-        async () => {
-          const ctx = createConformanceContext(descriptor, options)
-          try {
-            await check.run(ctx)
-          } finally {
-            await ctx.dispose()
-          }
-        },
-        timeout,
-      )
+      register(check)
     }
   })
 }
