@@ -11,7 +11,7 @@ import { OWNER_KEY } from '@bioxen-luavm/backend-xcpng'
 import { runCliInMemory } from '@bioxen-luavm/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { XapiSession } from '../../packages/backend-xcpng/src/xapi/session.js'
-import { SIM_PASSWORD, startSim } from '../xapi-sim/fixture.js'
+import { SIM_PASSWORD, startSim, writeFlatXcpngConfig } from '../xapi-sim/fixture.js'
 import type { XapiSim } from '../xapi-sim/server.js'
 
 let sim: XapiSim
@@ -44,18 +44,7 @@ beforeAll(async () => {
     tls: { fingerprints: [sim.fingerprint] },
   })
   dir = mkdtempSync(join(tmpdir(), 'luavm-cli-xcpng-'))
-  configFile = join(dir, 'xcpng_config.json')
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      xapi_url: sim.url,
-      username: 'root',
-      password: SIM_PASSWORD,
-      fingerprint: [sim.fingerprint],
-      template_name: 'debian-lua',
-      ssh_user: 'lua',
-    }),
-  )
+  configFile = writeFlatXcpngConfig(sim, join(dir, 'xcpng_config.json'))
 })
 
 afterAll(async () => {

@@ -19,7 +19,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findLeaks } from '../../scripts/leak-oracle.mjs'
 import { buildRockRepository, type RockRepository } from '../harness/rock-repo.js'
-import { SIM_PASSWORD, startSim } from '../xapi-sim/fixture.js'
+import { SIM_PASSWORD, startSim, writeFlatXcpngConfig } from '../xapi-sim/fixture.js'
 import type { XapiSim } from '../xapi-sim/server.js'
 import { root } from './packages.js'
 
@@ -137,18 +137,7 @@ beforeAll(async () => {
     fingerprint: [sim.fingerprint],
   })
   // The original library's flat xcpng_config.json, read unchanged.
-  xcpngConfig = join(work, 'xcpng_config.json')
-  writeFileSync(
-    xcpngConfig,
-    JSON.stringify({
-      xapi_url: sim.url,
-      username: 'root',
-      password: SIM_PASSWORD,
-      fingerprint: [sim.fingerprint],
-      template_name: 'debian-lua',
-      ssh_user: 'lua',
-    }),
-  )
+  xcpngConfig = writeFlatXcpngConfig(sim, join(work, 'xcpng_config.json'))
 })
 
 afterAll(async () => {

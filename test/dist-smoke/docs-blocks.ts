@@ -140,6 +140,20 @@ export class Doc {
 }
 
 /**
+ * A value written in JS notation in a page's comment — `'ok'`, `[4]`,
+ * `"4\n"`, `{ id: 'x', n: 2 }` — as the value it stands for.
+ */
+export function jsLiteral(text: string): unknown {
+  const json = text
+    .trim()
+    .replace(/'((?:[^'\\]|\\.)*)'/g, (_m, s: string) =>
+      JSON.stringify(JSON.parse(`"${s.replace(/\\'/g, "'").replace(/"/g, '\\"')}"`)),
+    )
+    .replace(/([{,]\s*)([A-Za-z_]\w*):/g, '$1"$2":')
+  return JSON.parse(json)
+}
+
+/**
  * Replaces each placeholder in `text`; every one must occur, so a page
  * that drops a placeholder fails instead of running something else.
  */

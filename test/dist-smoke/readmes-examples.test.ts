@@ -16,6 +16,7 @@ import playgroundConfig from '../../examples/playground/vite.config.js'
 import {
   bashSyntaxError,
   Doc,
+  jsLiteral,
   makeSandbox,
   pnpmFilterLines,
   run,
@@ -48,15 +49,6 @@ beforeAll(() => {
   view = sandbox.checkout(['examples/bioxen-host'])
 })
 afterAll(() => sandbox?.cleanup())
-
-/** A page's literal in JS notation (`['a', 'b']`, `{ ATG: 2 }`) as a value. */
-function literal(text: string): unknown {
-  const json = text
-    .trim()
-    .replace(/'((?:[^'\\]|\\.)*)'/g, (_m, s: string) => JSON.stringify(s))
-    .replace(/([{,]\s*)([A-Za-z_]\w*):/g, '$1"$2":')
-  return JSON.parse(json)
-}
 
 /** `{ id, codons: { total, top } }` → { id: true, codons: { total: true, top: true } }: the keys a comment shows. */
 function shape(text: string): Record<string, unknown> {
@@ -154,8 +146,8 @@ describe('examples/bioxen-host/README.md', () => {
     expect(r.code).toBe(0)
     const logged = r.logs.map((l) => l.args[0])
     const claim = (i: number) => probes[i]?.claim as string
-    expect(logged[0]).toEqual(literal(claim(0)))
-    expect(logged[1]).toEqual(literal(claim(1)))
+    expect(logged[0]).toEqual(jsLiteral(claim(0)))
+    expect(logged[1]).toEqual(jsLiteral(claim(1)))
     // "over all records" of config.sequenceFile: the syn3a FASTA, counted here.
     expect(claim(2)).toBe('over all records')
     const fasta = readFileSync(join(root, 'examples', 'bioxen-host', 'data', 'syn3a_synthetic.fasta'), 'utf8')
@@ -172,8 +164,8 @@ describe('examples/bioxen-host/README.md', () => {
     expect(Object.keys(record.motifs)).toEqual(['TATAAT', 'GATC'])
     expect(claim(4)).toBe('0.666…')
     expect(logged[4]).toBeCloseTo(2 / 3, 10)
-    expect(logged[5]).toEqual(literal(claim(5)))
-    expect(logged[6]).toEqual(literal(claim(6)))
+    expect(logged[5]).toEqual(jsLiteral(claim(5)))
+    expect(logged[6]).toEqual(jsLiteral(claim(6)))
     expect(claim(7)).toMatch(/^the underlying BaseLuaVM/)
     expect(logged[7]).toBe(true)
   })

@@ -17,6 +17,7 @@ import { type Env, SIM_PASSWORD, startEnv } from '../xapi-sim/fixture.js'
 import {
   Doc,
   type DocBlock,
+  jsLiteral,
   makeSandbox,
   npmInstalls,
   run,
@@ -68,13 +69,6 @@ afterAll(() => {
   rocks?.cleanup()
   sandbox?.cleanup()
 })
-
-/** A page's literal in JS notation (`'ok'`, `[4]`, `"4\n"`) as a value. */
-function literal(text: string): unknown {
-  return JSON.parse(
-    text.trim().replace(/'((?:[^'\\]|\\.)*)'/g, (_m, s: string) => JSON.stringify(JSON.parse(`"${s}"`))),
-  )
-}
 
 /** The comment at the end of the block's line containing `marker`. */
 function comment(block: DocBlock, marker: string): string {
@@ -184,10 +178,10 @@ describe('README.md', () => {
     )
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    const stdout = literal(comment(readmeTs, 'result.stdout').split('  —')[0] as string)
-    const values = literal(comment(readmeTs, 'result.values'))
+    const stdout = jsLiteral(comment(readmeTs, 'result.stdout').split('  —')[0] as string)
+    const values = jsLiteral(comment(readmeTs, 'result.values'))
     const statuses = comment(readmeTs, 'result.status').split(' | ')
-    expect(r.logs.map((l) => l.args)).toEqual([[stdout, values, literal(statuses[0] as string)]])
+    expect(r.logs.map((l) => l.args)).toEqual([[stdout, values, jsLiteral(statuses[0] as string)]])
     // The union in the comment is core's ExecStatus, no more, no less.
     const check = `import type { ExecStatus } from '@bioxen-luavm/core'
 type Documented = ${statuses.join(' | ')}
@@ -254,7 +248,7 @@ describe('packages/core/README.md', () => {
   it('installs, then runs the example: "4\\n", [4], \'ok\'', async () => {
     expectPublished(coreInstall, [['@bioxen-luavm/core', '@bioxen-luavm/backend-wasm']])
     const r = await installThenRun('core', coreInstall, `${coreTs.code}console.log(stdout, values, status)\n`)
-    expect(r.logs.map((l) => l.args)).toEqual([literal(`[${comment(coreTs, 'vm.execute(')}]`)])
+    expect(r.logs.map((l) => l.args)).toEqual([jsLiteral(`[${comment(coreTs, 'vm.execute(')}]`)])
     expect(JSON.parse(readFileSync(join(r.project, 'package.json'), 'utf8')).dependencies).toEqual({
       '@bioxen-luavm/core': '^0.1.0',
       '@bioxen-luavm/backend-wasm': '^0.1.0',
@@ -287,12 +281,12 @@ console.log((await other.execute('return host.fetchSequence("NM_000546").bases')
     const claims = comment(wasmUsage, 'r.status')
       .split(', r.')
       .map((c) => c.replace(/^r\./, ''))
-    const documented = claims.map((c) => literal(c.slice(c.indexOf(' ') + 1)))
+    const documented = claims.map((c) => jsLiteral(c.slice(c.indexOf(' ') + 1)))
     expect(claims.map((c) => c.split(' ')[0])).toEqual(['status', 'stdout', 'values'])
     expect(r.logs.map((l) => l.args)).toEqual([
       documented,
       [[1, 2]],
-      [literal(comment(wasmHost, 'm.values').replace('m.values ', ''))],
+      [jsLiteral(comment(wasmHost, 'm.values').replace('m.values ', ''))],
       // "globals gone, mounted modules stay"
       [[null, 3]],
       [['ATGGAGGAGCCGCAG']],
@@ -372,7 +366,7 @@ for (const luaExecutable of ${JSON.stringify(others)}) {
       comment(procTs, 'r.stdout ===')
         .split(', ')
         .map((c) => /^r\.(\w+) === (.*)$/.exec(c)?.slice(1) as [string, string])
-        .map(([k, v]) => [k, literal(v)]),
+        .map(([k, v]) => [k, jsLiteral(v)]),
     )
     expect(r.logs[0]?.args).toEqual([claims.stdout, claims.values, claims.luaVersion, claims.status])
     expect(r.logs.slice(1).map((l) => l.args)).toEqual([
@@ -412,7 +406,7 @@ describe('packages/backend-xcpng/README.md', () => {
       "ssh_user: 'luavm',": `ssh_user: ${JSON.stringify(env.sshd.user)}, ssh_port: ${env.sshd.port}, boot_timeout_ms: 20_000,`,
     })}console.log(r.stdout, (await vm.getStatus()).details)\n`
     const r = await installThenRun('xcpng', xcpngInstall, program, { HOME: home, XCPNG_PASSWORD: SIM_PASSWORD })
-    expect(r.logs[0]?.args[0]).toBe(literal(comment(xcpngTs, 'r.stdout')))
+    expect(r.logs[0]?.args[0]).toBe(jsLiteral(comment(xcpngTs, 'r.stdout')))
     // vm_memory: '2GB' (binary units), vm_vcpus: 2, template 'debian-lua'
     expect(r.logs[0]?.args[1]).toMatchObject({ owned: true, memoryBytes: 2 * 1024 ** 3, vcpus: 2 })
     // `await using` stopped it: nothing left on the pool, no session, nothing on the guest.

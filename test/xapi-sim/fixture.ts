@@ -4,6 +4,7 @@
  * the guest OS. `config()` builds a backend config for them.
  */
 
+import { writeFileSync } from 'node:fs'
 import { xcpngBackend } from '@bioxen-luavm/backend-xcpng'
 import { BackendRegistry, createLogger, type LogRecord } from '@bioxen-luavm/core'
 import { type SshdHarness, startSshd } from '../harness/sshd.js'
@@ -18,11 +19,7 @@ export function simConfig(
   overrides: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
-    xapi_url: sim.url,
-    username: 'root',
-    password: SIM_PASSWORD,
-    fingerprint: [sim.fingerprint],
-    template_name: 'debian-lua',
+    ...xapiSettings(sim),
     ssh_user: sshd.user,
     ssh_private_key: sshd.privateKey,
     ssh_port: sshd.port,
@@ -32,6 +29,26 @@ export function simConfig(
     shutdown_timeout_ms: 5_000,
     ...overrides,
   }
+}
+
+/** The XAPI side of a config for `sim`: endpoint, credentials, pinned certificate, template. */
+export function xapiSettings(sim: XapiSim): Record<string, unknown> {
+  return {
+    xapi_url: sim.url,
+    username: 'root',
+    password: SIM_PASSWORD,
+    fingerprint: [sim.fingerprint],
+    template_name: 'debian-lua',
+  }
+}
+
+/**
+ * Writes the original library's flat `xcpng_config.json` for `sim` (no
+ * sshd: commands that only talk to XAPI) to `path`.
+ */
+export function writeFlatXcpngConfig(sim: XapiSim, path: string): string {
+  writeFileSync(path, JSON.stringify({ ...xapiSettings(sim), ssh_user: 'lua' }))
+  return path
 }
 
 /** A simulator with the test password. */
