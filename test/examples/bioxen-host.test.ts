@@ -275,8 +275,10 @@ describe('analyses on xcpng (XAPI simulator + real sshd)', () => {
     {
       await using cell = await createBioVM('syn3a-xcpng', 'syn3a', 'xcpng', { backend: simConfig(sim!, sshd!) })
       expect(cell.vm.type).toBe('xcpng')
-      expect(cell.memoryLimitEnforced, 'xcpng declares no memory limit').toBe(false)
+      expect(cell.memoryLimitEnforced, 'the guest has prlimit').toBe(true)
       await checkAnalyses(cell, 'syn3a')
+      // syn3a's 64 MiB cap holds on the guest.
+      expect((await cell.vm.execute('local s = ("x"):rep(96 * 1024 * 1024) return #s')).status).toBe('memory')
     }
     expect(sim!.leaks()).toEqual([])
   })

@@ -310,9 +310,10 @@ export async function createBioVM(
 
   // Enforce the memory cap only where the backend can: wasm always (the
   // allocator), process when prlimit is installed (else the VM would refuse
-  // to start), xcpng never (its capabilities say so). It is set on the VM —
-  // wasm's heap cap, process's address-space cap per interpreter — rather
-  // than per execution, so it also bounds the state the VM keeps.
+  // to start), xcpng through the guest's prlimit. It is set on the VM —
+  // wasm's heap cap, the interpreter's address-space cap on process and
+  // xcpng — rather than per execution, so it also bounds the state the VM
+  // keeps.
   const descriptor = registry.get(backend)
   let memoryLimitEnforced = descriptor?.capabilities.memoryLimit === true
   if (memoryLimitEnforced && backend === 'process') {
@@ -320,8 +321,9 @@ export async function createBioVM(
     memoryLimitEnforced = typeof found.details?.prlimit === 'string'
   }
   const backendConfig: Record<string, unknown> = { ...resolved.backend }
-  if (memoryLimitEnforced && backendConfig.memoryLimitBytes === undefined) {
-    backendConfig.memoryLimitBytes = resolved.memoryLimitBytes
+  const capKey = backend === 'xcpng' ? 'memory_limit_bytes' : 'memoryLimitBytes'
+  if (memoryLimitEnforced && backendConfig[capKey] === undefined) {
+    backendConfig[capKey] = resolved.memoryLimitBytes
   }
   if (backend === 'process' && backendConfig.luaPath === undefined) {
     // The library's folder, then Lua's default path (";;").

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { ConfigError } from '@bioxen-luavm/core'
+import { ConfigError, type Logger } from '@bioxen-luavm/core'
+import { rockPathEnv } from './packages/remote-luarocks.js'
 import { type HostKeyPolicy, parseKnownHosts } from './ssh/host-key.js'
+import type { RemoteDriverOptions } from './ssh/remote-driver.js'
 import type { TlsPolicy } from './xapi/tls.js'
 
 /** The validated `xcpng` config section, typed. Secrets stay in memory only. */
@@ -34,6 +36,8 @@ export interface XcpngConfig {
   sandbox: boolean
   grants: string[]
   luarocksTree: string
+  /** VM-level memory cap (a ceiling for executions); needs `prlimit` on the guest. */
+  memoryLimitBytes?: number | undefined
   bootTimeoutMs: number
   startTimeoutMs: number
   shutdownTimeoutMs: number
@@ -81,6 +85,7 @@ export function resolveConfig(raw: Record<string, unknown>): XcpngConfig {
     sandbox: raw.sandbox !== false,
     grants: list(raw.grants),
     luarocksTree: opt(raw.luarocks_tree) ?? '.luavm/rocks',
+    memoryLimitBytes: typeof raw.memory_limit_bytes === 'number' ? raw.memory_limit_bytes : undefined,
     bootTimeoutMs: num(raw.boot_timeout_ms, 180_000),
     startTimeoutMs: num(raw.start_timeout_ms, 600_000),
     shutdownTimeoutMs: num(raw.shutdown_timeout_ms, 60_000),
@@ -163,5 +168,17 @@ export async function loadSecrets(cfg: XcpngConfig, env: NodeJS.ProcessEnv = pro
     },
     privateKey,
     agent,
+  }
+}
+
+/** How this config starts the Lua driver on a guest (at provisioning and after every restart). */
+export function driverOptions(cfg: XcpngConfig, logger: Logger): RemoteDriverOptions {
+  return {
+    lua: cfg.luaExecutable,
+    sandbox: cfg.sandbox,
+    grants: cfg.grants,
+    env: rockPathEnv(cfg.luarocksTree),
+    ...(cfg.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: cfg.memoryLimitBytes }),
+    logger,
   }
 }

@@ -1,14 +1,18 @@
 import type { BackendCapabilities, BackendDescriptor, BackendImplementation, DetectResult } from '@bioxen-luavm/core'
 import { xcpngConfigSchema } from './schema.js'
 
-/** What `xcpng` VMs can do. Networking depends on the guest and on `grants`, so it is not promised. */
+/**
+ * What `xcpng` VMs can do. Networking depends on the guest and on `grants`,
+ * so it is not promised; memory caps need `prlimit` (util-linux) on the
+ * guest, and a VM whose guest lacks it refuses them.
+ */
 export const XCPNG_CAPABILITIES: BackendCapabilities = Object.freeze({
   sandboxed: true,
   persistentState: true,
   sessions: true,
   packages: true,
   networking: false,
-  memoryLimit: false,
+  memoryLimit: true,
   hardTimeout: true,
   remote: true,
 })

@@ -137,6 +137,13 @@ export const xcpngConfigSchema: ConfigSchema = {
     pattern: /^[A-Za-z0-9._/~-]+$/,
   },
 
+  memory_limit_bytes: {
+    type: 'size',
+    min: 1024 * 1024,
+    description:
+      'memory cap of the Lua interpreter on the guest, e.g. "256MiB" (RLIMIT_AS through the guest\'s prlimit); executions may ask for less',
+  },
+
   // ---- time limits and concurrency ----------------------------------------
   boot_timeout_ms: {
     type: 'integer',

@@ -16,9 +16,9 @@ import {
   type VMInit,
   VMStateError,
 } from '@bioxen-luavm/core'
-import { loadSecrets, resolveConfig, type XcpngConfig } from './config.js'
+import { driverOptions, loadSecrets, resolveConfig, type XcpngConfig } from './config.js'
 import { XCPNG_CAPABILITIES } from './descriptor.js'
-import { installRock, rockPathEnv } from './packages/remote-luarocks.js'
+import { installRock } from './packages/remote-luarocks.js'
 import type { ProvisionProgress } from './provision/effects.js'
 import { runWorkflow } from './provision/undo.js'
 import { type Guest, provisionGuest, releaseGuest, teardownGuest } from './provision/workflow.js'
@@ -192,10 +192,11 @@ export class XcpngVM extends BaseLuaVM {
   protected async runCode(code: string, o: ResolvedExecOptions): Promise<ExecResult> {
     const guest = this.#guest
     if (!guest) throw new VMStateError(`xcpng VM '${this.id}' has no guest; start it first`)
+    const driver = guest.driver
+    await driver.limitMemory(o.memoryLimitBytes)
     const started = performance.now()
     let stdout = ''
     let stderr = ''
-    const driver = guest.driver
     const exec = driver.exec(code, {
       chunkName: o.chunkName,
       echo: o.echoReturnValues,
@@ -280,8 +281,17 @@ export class XcpngVM extends BaseLuaVM {
             },
           )
         }
-        // The interpreter died under us (OOM killer, a signal) but the link is fine.
+        // The interpreter died under us (OOM killer, a signal) but the link
+        // is fine. Under a memory cap, dying is how a cap can also show
+        // (an allocation outside Lua's protected calls).
         await this.#recycle(guest, driver, `the remote Lua died: ${(outcome.error as Error)?.message ?? outcome.error}`)
+        if (driver.memoryCapped) {
+          return this.result({
+            status: 'memory',
+            ...partial(),
+            error: { message: 'the remote Lua died under its memory cap; it was restarted', kind: 'runtime' },
+          })
+        }
         return this.result({ status: 'killed', ...partial() })
       }
     }
@@ -294,13 +304,7 @@ export class XcpngVM extends BaseLuaVM {
     await driver.kill()
     if (this.#guest !== guest || guest.driver !== driver) return
     try {
-      guest.driver = await RemoteDriver.start(guest.ssh, {
-        lua: this.#cfg.luaExecutable,
-        sandbox: this.#cfg.sandbox,
-        grants: this.#cfg.grants,
-        env: rockPathEnv(this.#cfg.luarocksTree),
-        logger: this.logger,
-      })
+      guest.driver = await RemoteDriver.start(guest.ssh, driverOptions(this.#cfg, this.logger))
       this.noteRestart()
     } catch (error) {
       this.logger.error('could not restart the remote Lua; the VM is failed', {
@@ -309,6 +313,13 @@ export class XcpngVM extends BaseLuaVM {
       })
       this.markFailed()
     }
+  }
+
+  protected override memoryLimitProblem(): string | undefined {
+    const g = this.#guest
+    return g && !g.driver.canLimitMemory
+      ? `the guest ${g.ip} has no \`prlimit\` (util-linux) to enforce it; install util-linux in the template`
+      : undefined
   }
 
   protected override async statusDetails(): Promise<Record<string, unknown> | undefined> {

@@ -1,8 +1,7 @@
 import { ConfigError, type Logger, type LuaVMError, VMStateError } from '@bioxen-luavm/core'
 import { Effect, type Scope } from 'effect'
-import type { LoadedSecrets, XcpngConfig } from '../config.js'
+import { driverOptions, type LoadedSecrets, type XcpngConfig } from '../config.js'
 import { encodeOwner, OWNER_KEY, ownerTag, vmName } from '../owner.js'
-import { rockPathEnv } from '../packages/remote-luarocks.js'
 import { connectWithRetry, type SshConnection, type SshTarget } from '../ssh/connection.js'
 import { HostKeyVerifier } from '../ssh/host-key.js'
 import { RemoteDriver } from '../ssh/remote-driver.js'
@@ -222,15 +221,7 @@ function connectGuest(
     p.progress({ step: 'driver' })
     const driver = yield* undoable(
       'driver',
-      attempt('Lua driver start', () =>
-        RemoteDriver.start(ssh, {
-          lua: cfg.luaExecutable,
-          sandbox: cfg.sandbox,
-          grants: cfg.grants,
-          env: rockPathEnv(cfg.luarocksTree),
-          logger,
-        }),
-      ),
+      attempt('Lua driver start', () => RemoteDriver.start(ssh, driverOptions(cfg, logger))),
       (d) => Effect.promise(() => d.kill()),
     )
     return { ssh, target, driver }
