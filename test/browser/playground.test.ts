@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
@@ -14,13 +14,16 @@ import { launchChromium, serveStatic } from './harness.js'
 
 // The playground example (examples/playground) built with its own Vite
 // config, served from 127.0.0.1 with COOP/COEP, and driven through its UI
-// in headless Chromium. Leaves docs/images/playground.png behind.
+// in headless Chromium. Its screenshot goes to a temporary directory and
+// must match the one the docs show in size; LUAVM_UPDATE_SCREENSHOTS=1
+// copies it over docs/images/playground.png (a test run leaves the
+// checkout as it was).
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const repo = resolve(here, '../..')
 const pkg = join(repo, 'packages/backend-wasm')
 const playground = join(repo, 'examples/playground')
-const screenshot = join(repo, 'docs/images/playground.png')
+const docsScreenshot = join(repo, 'docs/images/playground.png')
 
 let tmp: string
 let server: Server | undefined
@@ -124,6 +127,13 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true })
 })
 
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(path: string): { width: number; height: number } {
+  const bytes = readFileSync(path)
+  expect(bytes.subarray(1, 4).toString('latin1'), `${path} is a PNG`).toBe('PNG')
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) }
+}
+
 describe('the browser playground (examples/playground)', () => {
   it('runs a GC-content program on wasm and shows output, values and timing', async () => {
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true)
@@ -137,9 +147,11 @@ describe('the browser playground (examples/playground)', () => {
     })
     expect(await text('#duration')).toMatch(/^\d+\.\d ms$/)
 
-    mkdirSync(join(repo, 'docs/images'), { recursive: true })
-    await page.screenshot({ path: screenshot })
-    expect(statSync(screenshot).size).toBeGreaterThan(5000)
+    const shot = join(tmp, 'playground.png')
+    await page.screenshot({ path: shot })
+    expect(statSync(shot).size).toBeGreaterThan(5000)
+    if (process.env.LUAVM_UPDATE_SCREENSHOTS === '1') copyFileSync(shot, docsScreenshot)
+    expect(pngSize(docsScreenshot), 'the docs show a screenshot of this page').toEqual(pngSize(shot))
   })
 
   it('keeps state across runs until Reset recreates the VM', async () => {
