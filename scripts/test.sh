@@ -21,6 +21,17 @@ step typecheck pnpm exec tsc -p tsconfig.json --noEmit
 step "lua sources in sync" node scripts/embed-lua.mjs --check
 step "API reference builds from TSDoc (every export documented)" pnpm exec typedoc
 
+# Tests write into temp directories only: the checkout must end as it began.
+checkout_before=$(git status --porcelain 2>/dev/null)
+checkout_unchanged() {
+  local after
+  after=$(git status --porcelain 2>/dev/null)
+  [ "$after" = "$checkout_before" ] && return 0
+  echo "files the run changed in the checkout:" >&2
+  diff <(echo "$checkout_before") <(echo "$after") >&2
+  return 1
+}
+
 started_ms=$(node -p 'Date.now()')
 echo "── tests" >&2
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report/vitest.json"
@@ -30,5 +41,6 @@ pnpm exec vitest run --config vitest.dist.config.ts --reporter=default --reporte
 dist_rc=$?
 
 step "nothing left behind" node scripts/leak-oracle.mjs "$started_ms"
+step "the checkout is as it was" checkout_unchanged
 
 node scripts/summarize.mjs "$report/vitest.json" "$report/dist.json" "$extra_passed" "$extra_failed" "$vitest_rc" "$dist_rc"
