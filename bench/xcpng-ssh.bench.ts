@@ -81,6 +81,18 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `ratio ssh/pipe (median of rounds): ${median.toFixed(2)}x (per round ${ratios.map((x) => x.toFixed(2)).join(', ')}); goal <= 3x: ${median <= 3 ? 'met' : 'NOT met'}`,
     )
+    // A per-execution memory cap that differs from the one in force costs
+    // one `prlimit --pid` on a second channel (lifting it, one more).
+    const changes: number[] = []
+    for (let i = 0; i < 40; i++) {
+      const t = process.hrtime.bigint()
+      await remote.limitMemory(i % 2 === 0 ? 32 * 1024 * 1024 : undefined)
+      changes.push(Number(process.hrtime.bigint() - t) / 1000)
+    }
+    const change = stats(changes).median
+    console.log(
+      `memory cap change (prlimit --pid over a second channel): median ${(change / 1000).toFixed(2)} ms, ${(change / ss.median).toFixed(0)}x an execution; none while the cap stays the same`,
+    )
     await remote.quit()
   } finally {
     pipe?.close()
