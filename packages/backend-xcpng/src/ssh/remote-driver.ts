@@ -35,12 +35,10 @@ export interface RemoteDriverOptions {
   logger?: Logger
 }
 
-/**
- * Address space the interpreter maps before Lua code runs (binary, libc,
- * the runtime): a cap counts what Lua may use on top of it, as the process
- * backend's does.
- */
-export const INTERPRETER_FOOTPRINT_BYTES = 8 * 1024 * 1024
+// Address space the interpreter maps before Lua code runs (binary, libc,
+// the runtime): a cap counts what Lua may use on top of it, as the process
+// backend's does.
+const INTERPRETER_FOOTPRINT_BYTES = 8 * 1024 * 1024
 
 const addressSpace = (memoryLimitBytes: number): number => Math.floor(memoryLimitBytes) + INTERPRETER_FOOTPRINT_BYTES
 
