@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { BaseLuaVM } from '../src/contract/base-vm.js'
-import type { VMState } from '../src/contract/types.js'
 import { InteractiveSessionError, InvalidArgumentError, VMTimeoutError } from '../src/errors/index.js'
 import { ReplSession } from '../src/manager/repl-session.js'
-import { type DriverTestVM, driverTestBackend, liveDriverPids } from './fixtures/driver-backend.js'
+import { type DriverTestVM, driverTestBackend, liveDriverPids, stateReached } from './fixtures/driver-backend.js'
 
 const vms: BaseLuaVM[] = []
 let counter = 0
@@ -14,18 +13,6 @@ async function startVM(): Promise<DriverTestVM> {
   vms.push(vm)
   await vm.start()
   return vm
-}
-
-function stateReached(vm: BaseLuaVM, state: VMState): Promise<void> {
-  if (vm.state === state) return Promise.resolve()
-  return new Promise((resolve) => {
-    const off = vm.onStateChange((s) => {
-      if (s === state) {
-        off()
-        resolve()
-      }
-    })
-  })
 }
 
 afterEach(async () => {

@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigManager } from '../src/config/config-manager.js'
 import type { BaseLuaVM } from '../src/contract/base-vm.js'
-import type { VMState } from '../src/contract/types.js'
 import {
   AttachError,
   BackendNotFoundError,
@@ -19,7 +18,7 @@ import {
 import { VMCluster } from '../src/manager/vm-cluster.js'
 import { globToRegExp, VMManager } from '../src/manager/vm-manager.js'
 import { BackendRegistry } from '../src/registry/backend-registry.js'
-import { type DriverTestVM, driverTestBackend, liveDriverPids } from './fixtures/driver-backend.js'
+import { type DriverTestVM, driverTestBackend, liveDriverPids, stateReached } from './fixtures/driver-backend.js'
 
 const managers: VMManager[] = []
 
@@ -48,18 +47,6 @@ function luaChildren(): number[] {
     if (ppid === process.pid && comm.startsWith('lua')) found.push(Number(name))
   }
   return found
-}
-
-function stateReached(vm: BaseLuaVM, state: VMState): Promise<void> {
-  if (vm.state === state) return Promise.resolve()
-  return new Promise((resolve) => {
-    const off = vm.onStateChange((s) => {
-      if (s === state) {
-        off()
-        resolve()
-      }
-    })
-  })
 }
 
 afterEach(async () => {
