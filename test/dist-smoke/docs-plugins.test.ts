@@ -394,11 +394,11 @@ describe('the conformance kit on the pages’ backends', () => {
       .filter((t) => t.status === 'failed')
       .map((t) => `${t.title}: ${t.failureMessages.join('\n')}`)
 
-  it('docs/plugins.md: my-runner passes 17 checks and 3 absence checks, skips none', () => {
+  it('docs/plugins.md: my-runner passes 17 checks and 4 absence checks, skips none', () => {
     expect(failures('guide'), kitRun.stderr).toEqual([])
     const all = results('guide')
     const claim =
-      /passes\s+its (\d+) checks and (\d+) absence checks \(state, sessions and memory\); nothing is\s+skipped/.exec(
+      /passes\s+its (\d+) checks and (\d+) absence checks \(state, sessions, memory and packages\);\s+nothing is\s+skipped/.exec(
         guide.text,
       )
     expect(all.map((t) => t.status)).toEqual(Array(Number(claim?.[1]) + Number(claim?.[2])).fill('passed'))
@@ -406,9 +406,11 @@ describe('the conformance kit on the pages’ backends', () => {
       "without 'persistentState': executions do not share globals",
       "without 'sessions': openSession rejects with BackendUnavailableError",
       "without 'memoryLimit': a memory cap is refused with ConfigError, not ignored",
+      "without 'packages': installPackage rejects with PackageError",
     ])
-    // "The kit's 23 checks": the ones a backend claiming everything runs.
-    expect(guide.text).toContain(`The kit's ${results('readme-plugin').length} checks`)
+    // "The kit's 23 checks": conformanceChecks, absence checks apart.
+    const kitChecks = results('readme-plugin').filter((t) => !t.title.startsWith('without '))
+    expect(guide.text).toContain(`The kit's ${kitChecks.length} checks`)
   })
 
   it('docs/architecture.md: the same backend passes the same checks', () => {
@@ -417,11 +419,12 @@ describe('the conformance kit on the pages’ backends', () => {
     expect(status('arch')).toEqual(status('guide'))
   })
 
-  it('the README’s descriptor with the real VM: all 23 checks, none skipped', () => {
+  it('the README’s descriptor with the real VM: all 23 checks and the packages absence check, none skipped', () => {
     expect(failures('readme-plugin')).toEqual([])
     const all = results('readme-plugin')
-    expect(all.map((t) => t.status)).toEqual(Array(23).fill('passed'))
-    expect(readme.text).toContain('all 23 checks, none skipped')
+    expect(all.map((t) => t.status)).toEqual(Array(24).fill('passed'))
+    expect(all.at(-1)?.title).toBe("without 'packages': installPackage rejects with PackageError")
+    expect(readme.text).toContain('all 23 checks and the absence check for `packages`, none skipped')
     expect(kitRun.code, kitRun.stderr).toBe(0)
   })
 })

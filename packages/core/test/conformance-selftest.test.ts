@@ -166,6 +166,15 @@ describe('conformance kit self-test: broken backends fail the matching check', (
     await failureOf(absenceName('sessions'), descriptor)
   })
 
+  it('a backend that pretends to install packages while declaring none fails its absence check', async () => {
+    class PretendsToInstall extends DriverTestVM {
+      protected override async doInstallPackage(name: string): Promise<never> {
+        return { name, installed: true } as never
+      }
+    }
+    await failureOf(absenceName('packages'), makeDriverBackend('broken-packages', PretendsToInstall))
+  })
+
   it('a stricter luaVersion pattern makes "result shape" fail', async () => {
     const ctx = createConformanceContext(makeDriverBackend('strict-version'), { luaVersion: /LuaJIT/ })
     contexts.push(ctx)

@@ -521,15 +521,26 @@ const memoryLimitAbsence: ConformanceCheck = {
   },
 }
 
+const packagesAbsence: ConformanceCheck = {
+  name: "without 'packages': installPackage rejects with PackageError",
+  async run(ctx) {
+    const vm = await ctx.createVM()
+    expect(await tagOf(vm.installPackage('lpeg')), 'installPackage on a backend without packages').toBe('PackageError')
+    expect((await run(vm, 'return 1')).values, 'the VM still runs').toEqual([1])
+  },
+}
+
 /**
- * The check that stands in for every check needing a capability the
- * backend does not claim: it proves the backend behaves as declared (no
- * shared globals, sessions and memory caps refused with typed errors).
+ * What runs for each capability a backend does not claim, in place of the
+ * checks that need it: it proves the backend behaves as declared (no shared
+ * globals; sessions, memory caps and package installs refused with typed
+ * errors).
  */
 export const absenceChecks: Readonly<Partial<Record<keyof BackendCapabilities, ConformanceCheck>>> = Object.freeze({
   persistentState: statelessAbsence,
   sessions: sessionsAbsence,
   memoryLimit: memoryLimitAbsence,
+  packages: packagesAbsence,
 })
 
 /**

@@ -9,17 +9,17 @@
  * runConformance(myBackend)
  * ```
  *
- * A check that needs a capability the backend does not declare is replaced
- * by that capability's absence check (once per capability): the backend
- * must behave as declared — no shared globals without `persistentState`,
- * `openSession` and memory caps refused with typed errors without
- * `sessions` and `memoryLimit`.
+ * For each capability the backend does not declare, the checks that need it
+ * give way to that capability's absence check: the backend must behave as
+ * declared — no shared globals without `persistentState`; `openSession`,
+ * memory caps and `installPackage` refused with typed errors without
+ * `sessions`, `memoryLimit` and `packages`.
  *
  * @packageDocumentation
  */
 import { describe, it } from 'vitest'
 import type { BackendDescriptor } from '../registry/backend-descriptor.js'
-import { absenceCheck, type ConformanceCheck, conformanceChecks, skipReason } from './checks.js'
+import { absenceCheck, absenceChecks, type ConformanceCheck, conformanceChecks, skipReason } from './checks.js'
 import { type ConformanceOptions, createConformanceContext } from './context.js'
 
 export {
@@ -64,24 +64,21 @@ export function runConformance(
       timeout,
     )
   describe(`conformance: ${descriptor.type}`, () => {
-    const registered = new Set<ConformanceCheck>()
     for (const check of conformanceChecks) {
       if (skip.has(check.name)) {
         it.skip(`${check.name} (skipped by options)`, () => {})
         continue
       }
-      const absence = absenceCheck(check, effective)
-      if (absence) {
-        if (!registered.has(absence)) register(absence)
-        registered.add(absence)
-        continue
-      }
+      if (absenceCheck(check, effective)) continue // its capability's absence check runs below
       const reason = skipReason(check, effective)
       if (reason) {
         it.skip(`${check.name} (skipped: ${reason})`, () => {})
         continue
       }
       register(check)
+    }
+    for (const [capability, check] of Object.entries(absenceChecks)) {
+      if (!effective.capabilities[capability as keyof typeof effective.capabilities]) register(check)
     }
   })
 }
