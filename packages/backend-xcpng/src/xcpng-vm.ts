@@ -194,6 +194,8 @@ export class XcpngVM extends BaseLuaVM {
     if (!guest) throw new VMStateError(`xcpng VM '${this.id}' has no guest; start it first`)
     const driver = guest.driver
     await driver.limitMemory(o.memoryLimitBytes)
+    // Cancelled while the cap was being set: nothing ran, so nothing to kill.
+    if (o.signal?.aborted) return this.result({ status: 'killed' })
     const started = performance.now()
     let stdout = ''
     let stderr = ''
