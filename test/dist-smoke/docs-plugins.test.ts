@@ -11,12 +11,12 @@
  * conformance kit runs on all three in one child vitest, with the URL of a
  * real runner in place of the pages' `http://127.0.0.1:8080|8787`.
  */
-import { spawn } from 'node:child_process'
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { httpRunnerBackend, httpRunnerConfigSchema } from '../../examples/plugin-http-runner/src/index.js'
 import tsupConfig from '../../examples/plugin-http-runner/tsup.config.js'
+import { runTsup } from '../harness/tsup.js'
 import {
   bashSyntaxError,
   Doc,
@@ -99,24 +99,7 @@ function tsupArgs(outDir: string): string[] {
 }
 
 /** Runs the plugin's build (tsup, the repository's) in its folder, writing to `outDir`. */
-function tsup(outDir: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js'), ...tsupArgs(outDir)],
-      { cwd: pluginDir, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (t: string) => {
-      output += t
-    })
-    child.stderr.setEncoding('utf8').on('data', (t: string) => {
-      output += t
-    })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, output }))
-  })
-}
+const tsup = (outDir: string) => runTsup(pluginDir, tsupArgs(outDir))
 
 /** The README's server block, kept running until `finish()`, which then runs its "later" line. */
 function startRunner(name: string, env: Record<string, string>): RunningProgram {

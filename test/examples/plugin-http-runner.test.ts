@@ -5,13 +5,13 @@
  * the wasm backend, and the CLI loading it with `--plugin` — from its
  * source entry and from the built dist — to run `print(1)` on the runner.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCliInMemory } from '@bioxen-luavm/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type HttpRunnerServer, startHttpRunnerServer } from '../../examples/plugin-http-runner/src/server.js'
 import { describeHttpRunner } from '../../examples/plugin-http-runner/test/suite.js'
+import { runTsup } from '../harness/tsup.js'
 import { repoRoot } from './helpers.js'
 
 const pluginDir = join(repoRoot, 'examples', 'plugin-http-runner')
@@ -30,24 +30,7 @@ function cli(argv: string[], env: Record<string, string>) {
 }
 
 /** Runs tsup (the repository's) in the plugin's folder, writing to `outDir`. */
-function tsup(outDir: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot, 'node_modules', 'tsup', 'dist', 'cli-default.js'), '--out-dir', outDir],
-      { cwd: pluginDir, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (t: string) => {
-      output += t
-    })
-    child.stderr.setEncoding('utf8').on('data', (t: string) => {
-      output += t
-    })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, output }))
-  })
-}
+const tsup = (outDir: string) => runTsup(pluginDir, ['--out-dir', outDir])
 
 describe('plugin-http-runner: the CLI loads it with --plugin', () => {
   let runner: HttpRunnerServer | undefined
