@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { processBackend } from '@bioxen-luavm/backend-process'
 import { fengariBackend, wasmBackend } from '@bioxen-luavm/backend-wasm'
-import { type BaseLuaVM, BackendRegistry } from '@bioxen-luavm/core'
+import { BackendRegistry, type BaseLuaVM } from '@bioxen-luavm/core'
 
 /**
  * The hostile corpus (issue: guarantees no input can break) runs every case
@@ -26,10 +26,8 @@ export const SANDBOX_KINDS = HOSTILE_KINDS.filter((k) => k.type !== 'process')
 const registry = new BackendRegistry().register(processBackend).register(wasmBackend).register(fengariBackend)
 
 /** Creates and starts a VM of `kind` (extra config merged over the kind's). */
-export async function startVM(kind: HostileKind, extra: Record<string, unknown> = {}): Promise<BaseLuaVM> {
-  const vm = registry.create(kind.type, undefined, { ...kind.config, ...extra })
-  await vm.start()
-  return vm
+export function startVM(kind: HostileKind, extra: Record<string, unknown> = {}): Promise<BaseLuaVM> {
+  return registry.create(kind.type, undefined, { ...kind.config, ...extra })
 }
 
 /** What the host went through while a guard was on. */
