@@ -71,8 +71,12 @@ export class LuaTable {
       }
       return
     }
-    if (value === undefined) this.#fields?.delete(String(key))
-    else (this.#fields ??= new Map()).set(String(key), value)
+    if (value === undefined) {
+      this.#fields?.delete(String(key))
+      return
+    }
+    this.#fields ??= new Map()
+    this.#fields.set(String(key), value)
   }
 }
 
