@@ -9,6 +9,7 @@
 import { shutdownWorkers } from '@bioxen-luavm/backend-wasm'
 import { type BaseLuaVM, PackageError } from '@bioxen-luavm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { guardHost, SANDBOX_KINDS, startVM } from './support/host-guard.js'
 import {
   type CraftedRockServer,
   endless,
@@ -19,7 +20,6 @@ import {
   storedZip,
   trickle,
 } from './support/rock-server.js'
-import { guardHost, SANDBOX_KINDS, startVM } from './support/host-guard.js'
 
 const MiB = 1024 * 1024
 /** Deadline of the installs that must end on a budget, not on time. */
@@ -43,7 +43,9 @@ const CASES: Array<{ name: string; files: Record<string, Route>; error: RegExp; 
   },
   {
     name: "a manifest that takes a 1 MiB string's length again and again",
-    files: { manifest: `${doublings(20)}\nn = ${Array.from({ length: 400 }, () => '#s').join(' + ')}\n${plain('evil')}` },
+    files: {
+      manifest: `${doublings(20)}\nn = ${Array.from({ length: 400 }, () => '#s').join(' + ')}\n${plain('evil')}`,
+    },
     error: /budget baseWork/,
   },
   {

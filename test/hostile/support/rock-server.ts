@@ -112,7 +112,13 @@ export function manifestOf(rocks: Record<string, Record<string, string>>): strin
   for (const [name, versions] of Object.entries(rocks)) {
     lines.push(`   [${JSON.stringify(name)}] = {`)
     for (const [version, arch] of Object.entries(versions)) {
-      lines.push(`      [${JSON.stringify(version)}] = {`, '         {', `            arch = "${arch}"`, '         }', '      },')
+      lines.push(
+        `      [${JSON.stringify(version)}] = {`,
+        '         {',
+        `            arch = "${arch}"`,
+        '         }',
+        '      },',
+      )
     }
     lines.push('   },')
   }

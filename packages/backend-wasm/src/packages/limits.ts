@@ -56,12 +56,14 @@ export interface LuaDataLimits {
 }
 
 /**
- * The reader's budgets. A 1 KiB hostile file can cost at most about 16 M
- * work units (tens of ms of CPU) and 8 Mi characters of strings (16 MiB);
- * a large one at most {@link LuaDataLimits.maxNodes} nodes (about 100 bytes
- * each) besides its text. A plain manifest costs under one work unit per
- * source character and about one node per 12 characters: 16 MiB of it
- * (several times luarocks.org's) needs about 1.4 M nodes.
+ * The reader's budgets. A 1 KiB hostile file can cost at most about 8 M
+ * work units (measured: 16 `#s` of a 1 MiB string, about 20 ms of CPU idle,
+ * 70 ms on a saturated machine) and 8 Mi characters of strings (16 MiB at
+ * most); a large one at most {@link LuaDataLimits.maxNodes} nodes (45 to 90
+ * bytes each) besides its text. A plain manifest costs under one work unit
+ * per source character and about one node per 15 characters (80 ms of CPU
+ * and 7 MiB of heap per MiB of text), so 16 MiB of it, several times
+ * luarocks.org's, fits in {@link LuaDataLimits.maxNodes}.
  */
 export const LUA_DATA_LIMITS: Readonly<LuaDataLimits> = {
   maxSourceLength: MAX_MANIFEST_BYTES,
@@ -69,7 +71,7 @@ export const LUA_DATA_LIMITS: Readonly<LuaDataLimits> = {
   maxBuiltLength: 8 * MiB,
   maxNodes: 1_500_000,
   maxDepth: 200,
-  baseWork: 16_000_000,
+  baseWork: 8_000_000,
   workPerSourceChar: 4,
 }
 
