@@ -8,7 +8,13 @@ import { gzipSync, strToU8, zipSync } from 'fflate'
 import { describe, expect, it } from 'vitest'
 import { ArchiveError, ByteBudget, crc32, gunzipBounded, readTar, ZipReader } from '../src/packages/archive.js'
 import { LUA_DATA_LIMITS } from '../src/packages/limits.js'
-import { LuaDataError, LuaDataLimitError, type LuaTable, readLuaAssignments } from '../src/packages/lua-data.js'
+import {
+  LuaDataError,
+  LuaDataLimitError,
+  type LuaTable,
+  readLuaAssignments,
+  readLuaAssignmentsAsync,
+} from '../src/packages/lua-data.js'
 import { NativeRockError, parseRockFileName, pathToModule, unpackRock } from '../src/packages/rock.js'
 import { parseManifest } from '../src/packages/servers.js'
 import { compareVersions, parseDependency, satisfies } from '../src/packages/versions.js'
@@ -59,8 +65,8 @@ describe('luarocks versions', () => {
 })
 
 describe('the Lua data reader', () => {
-  it('reads a luarocks manifest', () => {
-    const manifest = parseManifest(
+  it('reads a luarocks manifest', async () => {
+    const manifest = await parseManifest(
       `commands = {}\nmodules = {}\nrepository = {\n   bio_compute = {\n      ["0.1.0-1"] = {\n         {\n            arch = "all"\n         },\n         { arch = "src" }\n      }\n   },\n   ["lua-cjson"] = { ["2.1.0-1"] = { { arch = "rockspec" } } }\n}\n`,
       'manifest',
     )
@@ -211,6 +217,18 @@ describe("the Lua data reader's budgets", () => {
       if (++calls > 3) throw new Error('deadline')
     }
     expect(() => readLuaAssignments(`x = { ${'1,'.repeat(200_000)} }`, 'big', { stop })).toThrow('deadline')
+  })
+
+  it('reads in slices when asked, giving the event loop turns', async () => {
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 1)
+    try {
+      const g = await readLuaAssignmentsAsync(`x = { ${'{ a = "b" },'.repeat(200_000)} }`, 'big')
+      expect((g.get('x') as LuaTable).items.length).toBe(200_000)
+    } finally {
+      clearInterval(timer)
+    }
+    expect(ticks).toBeGreaterThan(0)
   })
 
   it('reads long non-numbers and many faults in linear time', () => {

@@ -75,8 +75,20 @@ export const LUA_DATA_LIMITS: Readonly<LuaDataLimits> = {
   workPerSourceChar: 4,
 }
 
-/** Budgets for a rockspec: the same, with its own source cap. */
-export const ROCKSPEC_LIMITS: Readonly<LuaDataLimits> = { ...LUA_DATA_LIMITS, maxSourceLength: MAX_ROCKSPEC_BYTES }
+/**
+ * Budgets for a rockspec: its own source cap, and far fewer nodes (real
+ * rockspecs have tens). Rockspecs are read in one piece while a rock is
+ * unpacked, so these also bound how long that holds the event loop.
+ */
+export const ROCKSPEC_LIMITS: Readonly<LuaDataLimits> = {
+  ...LUA_DATA_LIMITS,
+  maxSourceLength: MAX_ROCKSPEC_BYTES,
+  maxNodes: 100_000,
+}
 
 /** How often (in work units) the reader checks the install's deadline and AbortSignal. */
 export const CHECK_EVERY_WORK = 16_384
+/** How often (in work units) the reader pauses, so its async driver can look at the clock. */
+export const YIELD_EVERY_WORK = 4_096
+/** Longest the async reader runs before it gives the event loop a turn, in ms. */
+export const READ_SLICE_MS = 10

@@ -25,8 +25,14 @@
  * runs past the deadline. A table can be placed in only one table (data is
  * a tree; no sharing, no cycles), so whoever walks the result does at most
  * one step per node.
+ *
+ * The reader is a generator that pauses every {@link YIELD_EVERY_WORK}
+ * units: {@link readLuaAssignmentsAsync} (manifests, up to megabytes) gives
+ * the event loop a turn every {@link READ_SLICE_MS} ms, and
+ * {@link readLuaAssignments} runs straight through (rockspecs, whose
+ * budgets keep that short).
  */
-import { CHECK_EVERY_WORK, LUA_DATA_LIMITS, type LuaDataLimits } from './limits.js'
+import { CHECK_EVERY_WORK, LUA_DATA_LIMITS, type LuaDataLimits, READ_SLICE_MS, YIELD_EVERY_WORK } from './limits.js'
 
 /** A Lua value as read: tables become {@link LuaTable}s. */
 export type LuaData = string | number | boolean | LuaTable | undefined
@@ -148,14 +154,49 @@ enum C {
  */
 export function readLuaAssignments(text: string, what: string, options: ReadOptions = {}): Map<string, LuaData> {
   const limits = options.limits ?? LUA_DATA_LIMITS
+  checkSource(text, what, limits)
+  const steps = new Reader(text, what, limits, options.stop).chunk()
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
+}
+
+/**
+ * {@link readLuaAssignments} in slices of about {@link READ_SLICE_MS} ms,
+ * giving the event loop a turn between them: a manifest of megabytes is
+ * read without stalling the host's other work (timers, I/O, other VMs).
+ */
+export async function readLuaAssignmentsAsync(
+  text: string,
+  what: string,
+  options: ReadOptions = {},
+): Promise<Map<string, LuaData>> {
+  const limits = options.limits ?? LUA_DATA_LIMITS
+  checkSource(text, what, limits)
+  const steps = new Reader(text, what, limits, options.stop).chunk()
+  let sliceStart = performance.now()
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+    if (performance.now() - sliceStart >= READ_SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      sliceStart = performance.now()
+    }
+  }
+}
+
+function checkSource(text: string, what: string, limits: Readonly<LuaDataLimits>): void {
   if (text.length > limits.maxSourceLength) {
     throw new LuaDataLimitError(
       'maxSourceLength',
       `${what}: is ${text.length} characters long, over the ${limits.maxSourceLength}-character limit`,
     )
   }
-  return new Reader(text, what, limits, options.stop).chunk()
 }
+
+/** A step of the reader: it pauses (yields) every {@link YIELD_EVERY_WORK} work units and returns `T`. */
+type Steps<T> = Generator<void, T, void>
 
 class Reader {
   readonly #s: string
@@ -168,6 +209,7 @@ class Reader {
   #work = 0
   readonly #maxWork: number
   #nextCheck = CHECK_EVERY_WORK
+  #nextYield = YIELD_EVERY_WORK
   #nodes = 0
   #built = 0
 
@@ -244,7 +286,7 @@ class Reader {
     return line
   }
 
-  chunk(): Map<string, LuaData> {
+  *chunk(): Steps<Map<string, LuaData>> {
     for (;;) {
       this.#skip()
       if (this.#i >= this.#s.length) return this.#globals
@@ -252,11 +294,11 @@ class Reader {
         this.#i++
         continue
       }
-      this.#statement()
+      yield* this.#statement()
     }
   }
 
-  #statement(): void {
+  *#statement(): Steps<void> {
     const start = this.#i
     const first = this.#name()
     if (first === 'local') {
@@ -270,7 +312,7 @@ class Reader {
       let values: LuaData[] = []
       if (this.#peek(C.Eq) && !this.#peekAt(1, C.Eq)) {
         this.#i++
-        values = this.#exprList()
+        values = yield* this.#exprList()
       }
       for (const [k, n] of names.entries()) this.#locals.set(n, values[k])
       return
@@ -285,7 +327,7 @@ class Reader {
         path.push(this.#name())
       } else if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
         this.#i++
-        const key = this.#stored(this.#expr(0))
+        const key = this.#stored(yield* this.#expr(0))
         this.#expect(C.RBracket, ']')
         if (typeof key !== 'string' && typeof key !== 'number') this.#fail('table keys must be strings or numbers')
         path.push(key)
@@ -301,7 +343,7 @@ class Reader {
     }
     this.#i++
     // `x = a, b`: Lua drops the extra values (they are still checked).
-    const [value] = this.#exprList()
+    const [value] = yield* this.#exprList()
     if (path.length === 0) {
       if (this.#locals.has(first)) this.#locals.set(first, value)
       else if (value === undefined) this.#globals.delete(first)
@@ -324,12 +366,12 @@ class Reader {
     return name
   }
 
-  #exprList(): LuaData[] {
-    const values = [this.#stored(this.#expr(0))]
+  *#exprList(): Steps<LuaData[]> {
+    const values = [this.#stored(yield* this.#expr(0))]
     this.#skip()
     while (this.#peek(C.Comma)) {
       this.#i++
-      values.push(this.#stored(this.#expr(0)))
+      values.push(this.#stored(yield* this.#expr(0)))
       this.#skip()
     }
     return values
@@ -352,17 +394,21 @@ class Reader {
    * have side effects — and errors become {@link Fault}s, so `x and x.y`
    * with a nil `x` is nil, as in Lua, rather than an error.
    */
-  #expr(depth: number, limit = 0): Val {
+  *#expr(depth: number, limit = 0): Steps<Val> {
     if (depth > this.#limits.maxDepth) this.#limit('maxDepth', `nests expressions deeper than ${this.#limits.maxDepth}`)
     this.#tick(1)
+    if (this.#work >= this.#nextYield) {
+      this.#nextYield = this.#work + YIELD_EVERY_WORK
+      yield
+    }
     this.#skip()
     let value: Val
     const unary = this.#unaryOp()
     if (unary) {
       this.#i += unary.length
-      value = this.#unary(unary, this.#expr(depth + 1, UNARY_PRIORITY))
+      value = this.#unary(unary, yield* this.#expr(depth + 1, UNARY_PRIORITY))
     } else {
-      value = this.#simple(depth + 1)
+      value = yield* this.#simple(depth + 1)
     }
     for (;;) {
       this.#skip()
@@ -370,7 +416,7 @@ class Reader {
       const priority = op ? BINARY[op] : undefined
       if (!op || !priority || priority[0] <= limit) return value
       this.#i += op.length
-      value = this.#binary(op, value, this.#expr(depth + 1, priority[1]))
+      value = this.#binary(op, value, yield* this.#expr(depth + 1, priority[1]))
     }
   }
 
@@ -423,8 +469,9 @@ class Reader {
     if (op === 'or') return a instanceof Fault || truthy(a) ? a : b
     if (a instanceof Fault) return a
     if (b instanceof Fault) return b
-    // Comparing or converting strings scans them (and flattens what `..` built).
-    this.#tick((typeof a === 'string' ? a.length : 0) + (typeof b === 'string' ? b.length : 0))
+    // Comparing or converting strings scans them (and flattens what `..` built);
+    // `..` itself only links its operands, and pays through #build.
+    if (op !== '..') this.#tick((typeof a === 'string' ? a.length : 0) + (typeof b === 'string' ? b.length : 0))
     switch (op) {
       case '==':
         return a === b
@@ -476,19 +523,19 @@ class Reader {
   }
 
   /** Literals, table constructors, `( expr )` and names with `.x` / `[k]` suffixes. */
-  #simple(depth: number): Val {
+  *#simple(depth: number): Steps<Val> {
     this.#skip()
     const code = this.#s.charCodeAt(this.#i)
     if (code === C.Quote || code === C.Apos) return this.#quoted(code)
     if (code === C.LBracket && this.#longBracketLevel() !== undefined) return this.#longString()
-    if (code === C.LBrace) return this.#table(depth + 1)
+    if (code === C.LBrace) return yield* this.#table(depth + 1)
     if ((code >= C.Zero && code <= C.Nine) || (code === C.Dot && isDigit(this.#s.charCodeAt(this.#i + 1)))) {
       return this.#number()
     }
     let value: Val
     if (code === C.LParen) {
       this.#i++
-      value = this.#expr(depth + 1)
+      value = yield* this.#expr(depth + 1)
       this.#expect(C.RParen, ')')
     } else {
       const start = this.#i
@@ -508,7 +555,7 @@ class Reader {
         key = this.#name()
       } else if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
         this.#i++
-        key = this.#expr(depth + 1)
+        key = yield* this.#expr(depth + 1)
         this.#expect(C.RBracket, ']')
       } else if (this.#peek(C.LParen) || this.#peekQuote() || this.#peek(C.LBrace) || this.#peekColon()) {
         this.#fail('function calls are not supported (this file is read as data, never run)')
@@ -522,13 +569,32 @@ class Reader {
     }
   }
 
+  /**
+   * A string literal that is a whole key or item (`["1.0-1"]`, `arch =
+   * "src",`), read without the expression machinery: most of a manifest is
+   * these. Undefined (nothing consumed) when what follows is anything else.
+   */
+  #plainString(close: number): string | undefined {
+    this.#skip()
+    const quote = this.#s.charCodeAt(this.#i)
+    if (quote !== C.Quote && quote !== C.Apos) return undefined
+    const start = this.#i
+    this.#tick(1)
+    const text = this.#quoted(quote)
+    this.#skip()
+    const next = this.#s.charCodeAt(this.#i)
+    if (next === close || next === C.Comma || next === C.Semi) return text
+    this.#i = start
+    return undefined
+  }
+
   #lookup(name: string): LuaData {
     if (this.#locals.has(name)) return this.#locals.get(name)
     // An unknown global is nil, as in Lua.
     return this.#globals.get(name)
   }
 
-  #table(depth: number): LuaTable | Fault {
+  *#table(depth: number): Steps<LuaTable | Fault> {
     if (depth > this.#limits.maxDepth) this.#limit('maxDepth', `nests tables deeper than ${this.#limits.maxDepth}`)
     this.#i++ // {
     this.#node()
@@ -545,7 +611,7 @@ class Reader {
       let key: Val
       if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
         this.#i++
-        key = this.#expr(depth + 1)
+        key = this.#plainString(C.RBracket) ?? (yield* this.#expr(depth + 1))
         this.#expect(C.RBracket, ']')
         this.#expect(C.Eq, '=')
       } else if (this.#atFieldName()) {
@@ -554,7 +620,7 @@ class Reader {
       } else {
         key = next++
       }
-      const value = this.#expr(depth + 1)
+      const value = this.#plainString(C.RBrace) ?? (yield* this.#expr(depth + 1))
       if (fault) {
         // Past the first fault the entries are still read (and checked), not stored.
       } else if (key instanceof Fault) fault = key

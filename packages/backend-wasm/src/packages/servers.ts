@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '@bioxen-luavm/core'
 import { LUA_DATA_LIMITS, MAX_VERSION_LENGTH, MAX_VERSIONS_PER_ROCK } from './limits.js'
-import { type LuaData, LuaTable, preview, readLuaAssignments, stringAt, tableAt } from './lua-data.js'
+import { type LuaData, LuaTable, preview, readLuaAssignmentsAsync, stringAt, tableAt } from './lua-data.js'
 
 /** How the installer reaches files: given by the VM from its platform. */
 export interface FileAccess {
@@ -149,13 +149,14 @@ export type RockManifest = Map<string, Map<string, string[]>>
 
 /**
  * Parses a luarocks manifest (`repository = { name = { ["1.0-1"] = {
- * { arch = "all" } } } }`) as data, within the reader's budgets; it is never
- * run. `stop` is called as the reader goes (the install's deadline and
+ * { arch = "all" } } } }`) as data, within the reader's budgets, giving the
+ * event loop a turn every few ms; it is never run. `stop` is called as the reader goes (the install's deadline and
  * AbortSignal). Names and versions longer than any rock's are skipped, so
  * nothing later (version parsing, messages) works on megabyte-long keys.
  */
-export function parseManifest(text: string, what: string, stop?: () => void): RockManifest {
-  const globals = readLuaAssignments(text, what, { limits: LUA_DATA_LIMITS, ...(stop ? { stop } : {}) })
+export async function parseManifest(text: string, what: string, stop?: () => void): Promise<RockManifest> {
+  // In slices: a manifest can be megabytes, and the host has other work.
+  const globals = await readLuaAssignmentsAsync(text, what, { limits: LUA_DATA_LIMITS, ...(stop ? { stop } : {}) })
   const repository = tableAt(globals, 'repository')
   if (!repository) throw new ServerError(`${what} has no repository table`)
   const manifest: RockManifest = new Map()
