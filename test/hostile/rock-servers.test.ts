@@ -73,6 +73,24 @@ const CASES: Array<{ name: string; files: Record<string, Route>; error: RegExp; 
     error: /stored in only one table/,
   },
   {
+    name: 'a manifest that lists one rock in 20 000 versions',
+    files: {
+      manifest: `repository = { evil = { ${Array.from({ length: 20_000 }, (_, k) => `["${k}.0-1"] = { { arch = "all" } },`).join(' ')} } }`,
+    },
+    error: /lists 20000 versions, over the limit of 10000/,
+  },
+  {
+    name: 'a rockspec with thousands of long dependencies',
+    files: {
+      manifest: plain('evil', 'src'),
+      'evil-1.0-1.src.rock': srcRock(
+        'evil',
+        rockspec('evil', `local d = "dep >= ${'1.'.repeat(500)}1"\ndependencies = { ${'d, '.repeat(5000)} }`),
+      ),
+    },
+    error: /evil-1\.0-1\.src\.rock: lists 5000 dependencies, over the limit of 256/,
+  },
+  {
     name: 'a manifest larger than the cap',
     files: { manifest: endless('-- padding padding padding padding padding padding padding padding\n'.repeat(1000)) },
     error: /manifest-5\.\d is larger than 16777216 bytes/,

@@ -17,7 +17,7 @@ import {
 } from '../src/packages/lua-data.js'
 import { NativeRockError, parseRockFileName, pathToModule, unpackRock } from '../src/packages/rock.js'
 import { parseManifest } from '../src/packages/servers.js'
-import { compareVersions, parseDependency, satisfies } from '../src/packages/versions.js'
+import { compareVersions, parseDependency, parseVersion, satisfies } from '../src/packages/versions.js'
 
 const MiB = 1024 * 1024
 
@@ -61,6 +61,13 @@ describe('luarocks versions', () => {
     expect(satisfies('2.0-3', parseDependency('foo == 2.0').constraints)).toBe(true)
     expect(satisfies('2.0-3', parseDependency('foo == 2.0-1').constraints)).toBe(false)
     expect(() => parseDependency('foo >>= 1')).toThrow(/constraint/)
+  })
+
+  it('parses long versions and constraints in linear time', () => {
+    const started = performance.now()
+    expect(parseVersion(`${'1.'.repeat(100_000)}1-2`).parts).toHaveLength(100_001)
+    expect(parseDependency(`foo ${'>= 1, '.repeat(20_000)}< 2`).constraints).toHaveLength(20_001)
+    expect(performance.now() - started).toBeLessThan(5_000)
   })
 })
 

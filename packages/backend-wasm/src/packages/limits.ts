@@ -31,7 +31,9 @@ export const MAX_VERSION_LENGTH = 256
 /** Most versions one rock may list in a manifest (real ones list tens; each is parsed when the rock is looked for). */
 export const MAX_VERSIONS_PER_ROCK = 10_000
 /** Longest dependency string taken from a rockspec (`name >= 1.0, < 2`). */
-export const MAX_DEPENDENCY_LENGTH = 1 * KiB
+export const MAX_DEPENDENCY_LENGTH = 256
+/** Most dependencies one rockspec may list (real ones list a handful; each is resolved). */
+export const MAX_DEPENDENCIES = 256
 
 /** Budgets of one evaluation of Lua-literal data (a manifest or a rockspec). */
 export interface LuaDataLimits {

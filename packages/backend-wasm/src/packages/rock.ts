@@ -7,7 +7,7 @@
  */
 import { validateModuleName, validatePackageName, validatePackageVersion } from '@bioxen-luavm/core'
 import { ArchiveError, type ByteBudget, gunzipBounded, readTar, sniffArchive, ZipReader } from './archive.js'
-import { MAX_DEPENDENCY_LENGTH, MAX_ROCKSPEC_BYTES, ROCKSPEC_LIMITS } from './limits.js'
+import { MAX_DEPENDENCIES, MAX_DEPENDENCY_LENGTH, MAX_ROCKSPEC_BYTES, ROCKSPEC_LIMITS } from './limits.js'
 import {
   type LuaData,
   LuaDataError,
@@ -114,6 +114,11 @@ function readRockspec(
 function specDependencies(spec: Map<string, LuaData> | undefined, label: string): Dependency[] {
   const list = tableAt(spec, 'dependencies')
   if (!list) return []
+  if (list.items.length > MAX_DEPENDENCIES) {
+    throw new RockFormatError(
+      `${label}: lists ${list.items.length} dependencies, over the limit of ${MAX_DEPENDENCIES}`,
+    )
+  }
   const deps: Dependency[] = []
   for (const item of list.items) {
     if (typeof item !== 'string') throw new RockFormatError(`${label}: dependencies must be strings`)
