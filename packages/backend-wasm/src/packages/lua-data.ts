@@ -113,9 +113,9 @@ export interface ReadOptions {
   limits?: Readonly<LuaDataLimits>
   /**
    * Called every few thousand work units; throws to stop the read (the
-   * install's deadline passed, or its AbortSignal fired). The read is
-   * synchronous, so a timer could not fire in between: the callback checks
-   * the clock itself.
+   * install's deadline passed, or its AbortSignal fired). Stretches of the
+   * read run without a turn of the event loop, where no timer can fire: the
+   * callback checks the clock itself.
    */
   stop?: () => void
 }
