@@ -5,6 +5,9 @@
  * Each must end in a PackageError naming the budget and the file, within
  * the install's timeoutMs, with the event loop never stalled for long and
  * the heap not blown up; a real-sized plain manifest must still install.
+ * The sandbox kinds only: the process kinds install with luarocks in a
+ * child process, whose deadline, group kill and output cap are tested in
+ * packages/backend-process/test/local-runner.test.ts.
  */
 import { shutdownWorkers } from '@bioxen-luavm/backend-wasm'
 import { type BaseLuaVM, PackageError } from '@bioxen-luavm/core'
@@ -195,7 +198,6 @@ describe.each(SANDBOX_KINDS)('$name: hostile rock servers', (kind) => {
       )
       const elapsed = performance.now() - started
       const host = guard.stop()
-      if (process.env.ROCKS_DEBUG) console.log(k, Math.round(elapsed), host, (result as Error).message.slice(0, 400))
       expect(result).toBeInstanceOf(PackageError)
       expect((result as Error).message).toMatch(error)
       // The message names the file, and stays a message (no megabytes of server data in it).
@@ -215,7 +217,6 @@ describe.each(SANDBOX_KINDS)('$name: hostile rock servers', (kind) => {
     const guard = guardHost()
     const r = await vm.installPackage('demo', { servers: [`${server.url}/real`], timeoutMs: 120_000 })
     const host = guard.stop()
-    if (process.env.ROCKS_DEBUG) console.log('real', host)
     expect(r).toMatchObject({ name: 'demo', version: '1.0-1', modules: ['demo'] })
     expect((await vm.execute("return require('demo').answer")).values).toEqual([42])
     expect(host.heapGrowthBytes).toBeLessThan(512 * MiB)
