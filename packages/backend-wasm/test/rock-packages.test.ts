@@ -7,10 +7,17 @@
 import { gzipSync, strToU8, zipSync } from 'fflate'
 import { describe, expect, it } from 'vitest'
 import { ArchiveError, ByteBudget, crc32, gunzipBounded, readTar, ZipReader } from '../src/packages/archive.js'
-import { LuaDataError, type LuaTable, readLuaAssignments } from '../src/packages/lua-data.js'
+import { LUA_DATA_LIMITS } from '../src/packages/limits.js'
+import {
+  LuaDataError,
+  LuaDataLimitError,
+  type LuaTable,
+  readLuaAssignments,
+  readLuaAssignmentsAsync,
+} from '../src/packages/lua-data.js'
 import { NativeRockError, parseRockFileName, pathToModule, unpackRock } from '../src/packages/rock.js'
 import { parseManifest } from '../src/packages/servers.js'
-import { compareVersions, parseDependency, satisfies } from '../src/packages/versions.js'
+import { compareVersions, parseDependency, parseVersion, satisfies } from '../src/packages/versions.js'
 
 const MiB = 1024 * 1024
 
@@ -55,11 +62,18 @@ describe('luarocks versions', () => {
     expect(satisfies('2.0-3', parseDependency('foo == 2.0-1').constraints)).toBe(false)
     expect(() => parseDependency('foo >>= 1')).toThrow(/constraint/)
   })
+
+  it('parses long versions and constraints in linear time', () => {
+    const started = performance.now()
+    expect(parseVersion(`${'1.'.repeat(100_000)}1-2`).parts).toHaveLength(100_001)
+    expect(parseDependency(`foo ${'>= 1, '.repeat(20_000)}< 2`).constraints).toHaveLength(20_001)
+    expect(performance.now() - started).toBeLessThan(5_000)
+  })
 })
 
 describe('the Lua data reader', () => {
-  it('reads a luarocks manifest', () => {
-    const manifest = parseManifest(
+  it('reads a luarocks manifest', async () => {
+    const manifest = await parseManifest(
       `commands = {}\nmodules = {}\nrepository = {\n   bio_compute = {\n      ["0.1.0-1"] = {\n         {\n            arch = "all"\n         },\n         { arch = "src" }\n      }\n   },\n   ["lua-cjson"] = { ["2.1.0-1"] = { { arch = "rockspec" } } }\n}\n`,
       'manifest',
     )
@@ -162,6 +176,77 @@ describe('the Lua data reader', () => {
     expect(() => readLuaAssignments('x = y()', 'bad.rockspec')).toThrow(
       /bad\.rockspec:1: function calls are not supported/,
     )
+  })
+})
+
+describe("the Lua data reader's budgets", () => {
+  const doublings = (seed: string, n: number) =>
+    [`local s = ${JSON.stringify(seed)}`, ...Array.from({ length: n }, () => 's = s .. s')].join('\n')
+  const budgetOf = (code: string, options?: Parameters<typeof readLuaAssignments>[2]) => {
+    try {
+      readLuaAssignments(code, 'evil.rockspec', options)
+    } catch (error) {
+      return error instanceof LuaDataLimitError ? error.budget : (error as Error).message
+    }
+    return 'no error'
+  }
+
+  it('stops each kind of amplification at its budget, naming it and the file', () => {
+    expect(budgetOf(`${doublings('x', 30)}\nn = #s`)).toBe('maxStringLength')
+    expect(budgetOf(`${doublings('x', 20)}\nn = ${'#s + '.repeat(100)}0`)).toBe('baseWork')
+    expect(
+      budgetOf(`${doublings('x', 19)}\n${Array.from({ length: 20 }, (_, k) => `a${k} = s .. s`).join('\n')}`),
+    ).toBe('maxBuiltLength')
+    expect(budgetOf(`${doublings('x', 15)}\n${'n = s < s\n'.repeat(1000)}`)).toBe('baseWork')
+    expect(budgetOf(`x = ${'('.repeat(1000)}1${')'.repeat(1000)}`)).toBe('maxDepth')
+    expect(budgetOf(`x = { ${'{},'.repeat(100)} }`, { limits: { ...LUA_DATA_LIMITS, maxNodes: 100 } })).toBe('maxNodes')
+    expect(budgetOf('x = 1', { limits: { ...LUA_DATA_LIMITS, maxSourceLength: 4 } })).toBe('maxSourceLength')
+    // A chain built by statements, bottom up, is refused once a table goes in deeper than maxDepth.
+    const chain = Array.from({ length: 300 }, (_, k) => (k ? `a${k} = { a${k - 1} }` : 'a0 = {}')).join('\n')
+    expect(budgetOf(`${chain}\na0.x = {}`)).toBe('maxDepth')
+    expect(() => readLuaAssignments(`${doublings('x', 30)}`, 'evil.rockspec')).toThrow(
+      /^evil\.rockspec:\d+: builds a string of 2097152 characters, over 1048576 \(budget maxStringLength\)$/,
+    )
+  })
+
+  it('keeps data a tree: no table in two places, none inside itself', () => {
+    expect(budgetOf('local v = {}\nx = { a = v, b = v }')).toMatch(/stored in only one table/)
+    expect(budgetOf('t = {}\nt.self = t')).toMatch(/cannot be stored inside itself/)
+    expect(budgetOf('t = { u = {} }\nt.u.back = t')).toMatch(/cannot be stored inside itself/)
+    // Locals and globals may name the same table; only placing it twice is refused.
+    const g = readLuaAssignments('local deps = { "a" }\ndependencies = deps\nbuild = { x = 1 }', 'ok.rockspec')
+    expect((g.get('dependencies') as LuaTable).items).toEqual(['a'])
+  })
+
+  it('calls stop as it goes, so a deadline can end a read in the middle', () => {
+    let calls = 0
+    const stop = () => {
+      if (++calls > 3) throw new Error('deadline')
+    }
+    expect(() => readLuaAssignments(`x = { ${'1,'.repeat(200_000)} }`, 'big', { stop })).toThrow('deadline')
+  })
+
+  it('reads in slices when asked, giving the event loop turns', async () => {
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 1)
+    try {
+      const g = await readLuaAssignmentsAsync(`x = { ${'{ a = "b" },'.repeat(200_000)} }`, 'big')
+      expect((g.get('x') as LuaTable).items.length).toBe(200_000)
+    } finally {
+      clearInterval(timer)
+    }
+    expect(ticks).toBeGreaterThan(0)
+  })
+
+  it('reads long non-numbers and many faults in linear time', () => {
+    const started = performance.now()
+    // A long run of digits or spaces made regexes backtrack quadratically; faults counted lines each time.
+    expect(() => readLuaAssignments(`${doublings('1', 19)}\nx = (s .. "x") + 1`, 'r')).toThrow(/arithmetic on a string/)
+    expect(() => readLuaAssignments(`${doublings(' ', 19)}\nx = (s .. "x") + 1`, 'r')).toThrow(/arithmetic on a string/)
+    expect(() => readLuaAssignments(`${'\n'.repeat(100_000)}x = { ${'nil .. nil, '.repeat(20_000)} }`, 'r')).toThrow(
+      /^r:100001: attempt to concatenate a nil value$/,
+    )
+    expect(performance.now() - started).toBeLessThan(10_000)
   })
 })
 

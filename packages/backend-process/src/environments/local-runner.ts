@@ -22,7 +22,7 @@ export interface LocalRunnerOptions {
   cwd?: string
   /** Host environment the allowlist is taken from (default `process.env`). */
   hostEnv?: NodeJS.ProcessEnv
-  /** Cap on the stdout and stderr kept, each (default 4 MiB; the rest is dropped). */
+  /** Cap on the stdout and stderr kept, each (default 4 MiB; the rest is read and dropped, never buffered). */
   maxOutputBytes?: number
 }
 
@@ -80,7 +80,12 @@ export class LocalCommandRunner implements CommandRunner {
       let why: 'timeout' | 'abort' | undefined
       const kill = (reason: 'timeout' | 'abort') => {
         why ??= reason
-        if (child.pid !== undefined) killGroup(child.pid)
+        // A build step may have left the group (setsid); its descendants go too.
+        if (child.pid !== undefined) killGroup(child.pid, { descendants: true })
+        // 'close' waits for the pipes, and something that escaped the kill may
+        // still hold them: closing our ends makes the deadline final.
+        child.stdout.destroy()
+        child.stderr.destroy()
       }
       const timer = setTimeout(() => kill('timeout'), timeoutMs)
       const onAbort = () => kill('abort')

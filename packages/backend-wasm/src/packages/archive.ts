@@ -25,12 +25,27 @@ export class ArchiveError extends Error {
 /** How many bytes unpacking may produce, shared by everything one install unpacks. */
 export class ByteBudget {
   #left: number
-  constructor(readonly limit: number) {
+  readonly #stop: (() => void) | undefined
+  /**
+   * @param limit - bytes unpacking may produce
+   * @param stop - called on every slice; throws to stop unpacking (the install's deadline or AbortSignal)
+   */
+  constructor(
+    readonly limit: number,
+    stop?: () => void,
+  ) {
     this.#left = limit
+    this.#stop = stop
+  }
+
+  /** Lets the install's deadline or AbortSignal stop the work (unpacking is synchronous). */
+  check(): void {
+    this.#stop?.()
   }
 
   /** Spends `n` bytes; throws `ArchiveError` once the budget is exceeded. */
   spend(n: number, what: string): void {
+    this.check()
     this.#left -= n
     if (this.#left < 0) {
       throw new ArchiveError(`${what} unpacks to more than ${Math.round(this.limit / 1024 / 1024)} MiB`)
@@ -82,7 +97,7 @@ export class ZipReader {
     budget.spend(entry.size, this.#what)
     let out: Uint8Array
     if (entry.method === 0) out = raw.slice()
-    else if (entry.method === 8) out = inflateBounded(raw, entry.size, where)
+    else if (entry.method === 8) out = inflateBounded(raw, entry.size, where, budget)
     else throw new ArchiveError(`${where}: unsupported compression method ${entry.method}`)
     if (out.length !== entry.size) throw new ArchiveError(`${where}: size does not match the directory`)
     if (crc32(out) !== entry.crc) throw new ArchiveError(`${where}: CRC mismatch (corrupt archive)`)
@@ -135,13 +150,14 @@ function readCentralDirectory(d: Uint8Array, what: string): ZipEntry[] {
 const SLICE = 8 * 1024
 
 /** Inflates raw deflate data, refusing to produce more than `limit` bytes. */
-function inflateBounded(raw: Uint8Array, limit: number, where: string): Uint8Array {
-  return collect(new Inflate(), raw, limit, where)
+function inflateBounded(raw: Uint8Array, limit: number, where: string, budget: ByteBudget): Uint8Array {
+  // The entry's size was spent already: the budget is only asked whether to stop.
+  return collect(new Inflate(), raw, limit, where, budget, false)
 }
 
 /** Gunzips `data`, refusing to produce more than `budget` allows. */
 export function gunzipBounded(data: Uint8Array, budget: ByteBudget, what: string): Uint8Array {
-  const out = collect(new Gunzip(), data, Number.MAX_SAFE_INTEGER, what, budget)
+  const out = collect(new Gunzip(), data, Number.MAX_SAFE_INTEGER, what, budget, true)
   return out
 }
 
@@ -150,14 +166,23 @@ function collect(
   input: Uint8Array,
   limit: number,
   where: string,
-  budget?: ByteBudget,
+  budget: ByteBudget,
+  spend: boolean,
 ): Uint8Array {
   const chunks: Uint8Array[] = []
   let total = 0
+  // What the budget threw to stop the install passes through as it is.
+  let stopped: unknown
   stream.ondata = (chunk) => {
     total += chunk.length
     if (total > limit) throw new ArchiveError(`${where}: inflates past its recorded size`)
-    budget?.spend(chunk.length, where)
+    try {
+      if (spend) budget.spend(chunk.length, where)
+      else budget.check()
+    } catch (error) {
+      stopped = error
+      throw error
+    }
     chunks.push(chunk)
   }
   try {
@@ -166,7 +191,7 @@ function collect(
     }
     if (input.length === 0) stream.push(new Uint8Array(0), true)
   } catch (error) {
-    if (error instanceof ArchiveError) throw error
+    if (error instanceof ArchiveError || (stopped !== undefined && error === stopped)) throw error
     throw new ArchiveError(`${where}: ${error instanceof Error ? error.message : String(error)}`)
   }
   const out = new Uint8Array(total)

@@ -17,7 +17,8 @@ import {
   validatePackageVersion,
 } from '@bioxen-luavm/core'
 import { ArchiveError, ByteBudget } from './archive.js'
-import { LuaDataError } from './lua-data.js'
+import { MAX_MANIFEST_BYTES, MAX_ROCK_BYTES, MAX_UNPACKED_BYTES } from './limits.js'
+import { LuaDataError, preview } from './lua-data.js'
 import { checkedRockFileName, NativeRockError, type RockFileName, RockFormatError, unpackRock } from './rock.js'
 import {
   classifyServers,
@@ -28,7 +29,14 @@ import {
   readServerFile,
   ServerError,
 } from './servers.js'
-import { compareVersions, constraintText, parseVersion, satisfies, type VersionConstraint } from './versions.js'
+import {
+  compareVersions,
+  constraintText,
+  parseVersion,
+  type RockVersion,
+  satisfies,
+  type VersionConstraint,
+} from './versions.js'
 
 /** A rock given by the host instead of a server: its bytes and its file name (`name-1.0-1.src.rock`). */
 export interface RockBytes {
@@ -79,12 +87,6 @@ export interface PackageHost {
   mount(name: string, source: string): Promise<void>
 }
 
-/** Largest manifest read (luarocks.org's full manifest is a few MiB). */
-const MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-/** Largest rock read. */
-const MAX_ROCK_BYTES = 32 * 1024 * 1024
-/** Most bytes one install may unpack, dependencies included. */
-const MAX_UNPACKED_BYTES = 128 * 1024 * 1024
 const DEFAULT_TIMEOUT_MS = 300_000
 
 /** A request after validation. */
@@ -194,17 +196,22 @@ export class SandboxPackages {
     const abort = (reason: unknown) => {
       if (!controller.signal.aborted) controller.abort(reason)
     }
-    const timer = setTimeout(
-      () => abort(new PackageError(`installing '${request.name}' timed out after ${request.timeoutMs} ms`)),
-      request.timeoutMs,
-    )
+    const timedOut = () => new PackageError(`installing '${request.name}' timed out after ${request.timeoutMs} ms`)
+    const deadline = performance.now() + request.timeoutMs
+    const timer = setTimeout(() => abort(timedOut()), request.timeoutMs)
     const onStop = () => abort(this.#closed.signal.reason)
     const onCancel = () => abort(new PackageError(`installing '${request.name}' was cancelled`))
     this.#closed.signal.addEventListener('abort', onStop, { once: true })
     request.signal?.addEventListener('abort', onCancel, { once: true })
     if (this.#closed.signal.aborted) onStop()
     if (request.signal?.aborted) onCancel()
-    const session = new InstallSession(host, request, this.#installed, controller.signal)
+    // Parsing and unpacking are synchronous: the timer cannot fire while they
+    // run, so they call this, which reads the clock itself.
+    const stop = () => {
+      if (!controller.signal.aborted && performance.now() >= deadline) abort(timedOut())
+      controller.signal.throwIfAborted()
+    }
+    const session = new InstallSession(host, request, this.#installed, controller.signal, stop)
     try {
       return await session.run()
     } catch (error) {
@@ -229,17 +236,26 @@ class InstallSession {
   readonly #request: Request
   readonly #installed: Map<string, InstalledPackage>
   readonly #signal: AbortSignal
-  readonly #budget = new ByteBudget(MAX_UNPACKED_BYTES)
+  readonly #stop: () => void
+  readonly #budget: ByteBudget
   readonly #manifests = new Map<RockServer, Promise<RockManifest | ServerError | undefined>>()
   /** Installed (or found present) during this call: name → version. */
   readonly #done = new Map<string, string>()
   readonly #log: string[] = []
 
-  constructor(host: PackageHost, request: Request, installed: Map<string, InstalledPackage>, signal: AbortSignal) {
+  constructor(
+    host: PackageHost,
+    request: Request,
+    installed: Map<string, InstalledPackage>,
+    signal: AbortSignal,
+    stop: () => void,
+  ) {
     this.#host = host
     this.#request = request
     this.#installed = installed
     this.#signal = signal
+    this.#stop = stop
+    this.#budget = new ByteBudget(MAX_UNPACKED_BYTES, stop)
   }
 
   async run(): Promise<InstallResult> {
@@ -373,9 +389,9 @@ class InstallSession {
         { details: { name, ...(requiredBy ? { requiredBy } : {}) } },
       )
     }
-    let best: { located: Located; version: string } | undefined
+    let best: { located: Located; version: RockVersion } | undefined
     const unreachable: string[] = []
-    const seen: string[] = []
+    const seen: RockVersion[] = []
     const nonPure: string[] = []
     for (const server of servers) {
       const manifest = await this.#manifest(server)
@@ -390,25 +406,30 @@ class InstallSession {
       // luarocks keys manifests by lower-case name; the rock files follow the key.
       const key = manifest.has(name) ? name : name.toLowerCase()
       for (const [version, arches] of manifest.get(key) ?? []) {
-        seen.push(version)
-        if (!satisfies(version, constraints)) continue
+        // Parsed once: comparisons below reuse it (a manifest may list thousands).
+        const parsed = parseVersion(version)
+        seen.push(parsed)
+        if (!satisfies(parsed, constraints)) continue
         const arch = arches.includes('all') ? 'all' : arches.includes('src') ? 'src' : undefined
         if (!arch) {
-          nonPure.push(`${version} (${arches.join(', ') || 'no rocks'})`)
+          nonPure.push(`${version} (${arches.map((a) => preview(a, 40)).join(', ') || 'no rocks'})`)
           continue
         }
-        if (!best || compareVersions(version, best.version) > 0) {
-          best = { located: { server, file: { name: key, version, arch } }, version }
+        if (!best || compareVersions(parsed, best.version) > 0) {
+          best = { located: { server, file: { name: key, version, arch } }, version: parsed }
         }
       }
+      this.#stop()
     }
     if (best) return best.located
     const where = `on ${servers.map((s) => s.label).join(', ')}`
     const why =
       nonPure.length > 0
-        ? `only as rockspecs or binary rocks, which need a build (${nonPure.join('; ')})`
+        ? `only as rockspecs or binary rocks, which need a build (${newest(nonPure).join('; ')})`
         : seen.length > 0
-          ? `no version matches ${constraintText(constraints)} (available: ${[...new Set(seen)].sort(compareVersions).join(', ')})`
+          ? `no version matches ${constraintText(constraints)} (available: ${newest(
+              [...new Map(seen.map((v) => [v.text, v])).values()].sort(compareVersions).map((v) => v.text),
+            ).join(', ')})`
           : 'not found'
     const subject = requiredBy ? `'${requiredBy}' depends on '${want}', which is` : `'${name}' is`
     throw new PackageError(
@@ -435,7 +456,7 @@ class InstallSession {
   async #readManifest(server: RockServer): Promise<RockManifest | undefined> {
     for (const file of [`manifest-${this.#host.luaVersion}`, 'manifest']) {
       const bytes = await readServerFile(server, file, this.#host.access, this.#signal, MAX_MANIFEST_BYTES)
-      if (bytes) return parseManifest(new TextDecoder().decode(bytes), `${server.label}/${file}`)
+      if (bytes) return parseManifest(new TextDecoder().decode(bytes), `${server.label}/${file}`, this.#stop)
     }
     return undefined
   }
@@ -443,6 +464,11 @@ class InstallSession {
   #checkSignal(): void {
     if (this.#signal.aborted) throw this.#signal.reason
   }
+}
+
+/** The last few of a list for a message (a manifest may list thousands of versions). */
+function newest(list: readonly string[], max = 20): string[] {
+  return list.length > max ? [`… ${list.length - max} older`, ...list.slice(-max)] : [...list]
 }
 
 /** A version the caller pinned, compared with `==` (`1.0` matches any revision, `1.0-1` only that one). */

@@ -7,13 +7,32 @@
  * or x` idioms of hand-written rockspecs).
  *
  * Manifests and rockspecs come from rock servers, i.e. from the network:
- * they are parsed, never run — not in the user's VM, not anywhere. Without
- * function calls, function definitions or loops nothing can have an effect
- * or run long, so this is safe to evaluate on the host. Such code is
- * refused with a message; luarocks writes manifests as plain tables, and
- * pure-Lua rockspecs keep to the subset in practice (the rockspecs that
- * define functions are those of C libraries with per-platform builds).
+ * they are parsed, never run — not in the user's VM, not anywhere. Function
+ * calls, function definitions and loops are refused with a message;
+ * luarocks writes manifests as plain tables, and pure-Lua rockspecs keep to
+ * the subset in practice (the rockspecs that define functions are those of
+ * C libraries with per-platform builds).
+ *
+ * Without loops, everything the reader does is paid for by source text,
+ * except what operators do: `s = s .. s` doubles a string per 9 bytes and
+ * `#s` scans it. So the reader runs under hard budgets (limits.ts): source
+ * length, the length of each string `..` builds and of all of them, tables
+ * and entries created, nesting, and work units (one per expression or
+ * entry, one per character an operator scans). Every budget is checked
+ * before the work it pays for, and the caller's `stop` (the install's
+ * deadline and AbortSignal) is called every {@link CHECK_EVERY_WORK} units,
+ * so a hostile file costs at most a bounded multiple of its size and never
+ * runs past the deadline. A table can be placed in only one table (data is
+ * a tree; no sharing, no cycles), so whoever walks the result does at most
+ * one step per node.
+ *
+ * The reader is a generator that pauses every {@link YIELD_EVERY_WORK}
+ * units: {@link readLuaAssignmentsAsync} (manifests, up to megabytes) gives
+ * the event loop a turn every {@link READ_SLICE_MS} ms, and
+ * {@link readLuaAssignments} runs straight through (rockspecs, whose
+ * budgets keep that short).
  */
+import { CHECK_EVERY_WORK, LUA_DATA_LIMITS, type LuaDataLimits, READ_SLICE_MS, YIELD_EVERY_WORK } from './limits.js'
 
 /** A Lua value as read: tables become {@link LuaTable}s. */
 export type LuaData = string | number | boolean | LuaTable | undefined
@@ -22,8 +41,15 @@ export type LuaData = string | number | boolean | LuaTable | undefined
 export class LuaTable {
   /** Items 1..n, at indexes 0..n-1. */
   readonly items: LuaData[] = []
+  // Made on the first named field: most tables of a manifest have none.
+  #fields: Map<string, LuaData> | undefined
+  /** The table this one was stored in, if any (the reader keeps data a tree). */
+  parent: LuaTable | undefined
+
   /** String (and non-sequence numeric) keys. */
-  readonly fields = new Map<string, LuaData>()
+  get fields(): ReadonlyMap<string, LuaData> {
+    return this.#fields ?? NO_FIELDS
+  }
 
   /** The value at `key` (a field name, or a 1-based index). */
   get(key: string | number): LuaData {
@@ -40,26 +66,59 @@ export class LuaTable {
         if (value === undefined) return
         this.items.push(value)
         // `{ [2] = b, a }`: the 2 waiting in the fields joins the sequence.
-        for (let next = String(this.items.length + 1); this.fields.has(next); next = String(this.items.length + 1)) {
-          this.items.push(this.fields.get(next))
-          this.fields.delete(next)
+        const fields = this.#fields
+        if (!fields?.size) return
+        for (let next = String(this.items.length + 1); fields.has(next); next = String(this.items.length + 1)) {
+          this.items.push(fields.get(next))
+          fields.delete(next)
         }
       } else {
         this.items[key - 1] = value
       }
       return
     }
-    if (value === undefined) this.fields.delete(String(key))
-    else this.fields.set(String(key), value)
+    if (value === undefined) {
+      this.#fields?.delete(String(key))
+      return
+    }
+    this.#fields ??= new Map()
+    this.#fields.set(String(key), value)
   }
 }
+
+const NO_FIELDS: ReadonlyMap<string, LuaData> = new Map()
 
 /** Thrown for text outside the subset or malformed; the message says where. */
 export class LuaDataError extends Error {
   override readonly name = 'LuaDataError'
 }
 
-const MAX_DEPTH = 200
+/** Thrown when a file exceeds one of the reader's budgets; `budget` names it (`maxNodes`, ...). */
+export class LuaDataLimitError extends LuaDataError {
+  /**
+   * @param budget - the {@link LuaDataLimits} key that was exceeded
+   * @param message - what was read and what it tried
+   */
+  constructor(
+    readonly budget: keyof LuaDataLimits,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** How a read is bounded besides the file's own budgets. */
+export interface ReadOptions {
+  /** Budgets (default {@link LUA_DATA_LIMITS}). */
+  limits?: Readonly<LuaDataLimits>
+  /**
+   * Called every few thousand work units; throws to stop the read (the
+   * install's deadline passed, or its AbortSignal fired). Stretches of the
+   * read run without a turn of the event loop, where no timer can fire: the
+   * callback checks the clock itself.
+   */
+  stop?: () => void
+}
 
 // Character codes used by the scanner.
 enum C {
@@ -90,26 +149,144 @@ enum C {
 /**
  * Reads a chunk of assignments (`name = value`, `local name = value`,
  * `a.b = value`) and returns the globals it assigned. `what` names the text
- * in error messages (e.g. the manifest's URL).
+ * in error messages (e.g. the manifest's URL). Throws {@link LuaDataError}
+ * (a {@link LuaDataLimitError} past a budget), or what `options.stop` throws.
  */
-export function readLuaAssignments(text: string, what: string): Map<string, LuaData> {
-  return new Reader(text, what).chunk()
+export function readLuaAssignments(text: string, what: string, options: ReadOptions = {}): Map<string, LuaData> {
+  const limits = options.limits ?? LUA_DATA_LIMITS
+  checkSource(text, what, limits)
+  const steps = new Reader(text, what, limits, options.stop).chunk()
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
 }
+
+/**
+ * {@link readLuaAssignments} in slices of about {@link READ_SLICE_MS} ms,
+ * giving the event loop a turn between them: a manifest of megabytes is
+ * read without stalling the host's other work (timers, I/O, other VMs).
+ */
+export async function readLuaAssignmentsAsync(
+  text: string,
+  what: string,
+  options: ReadOptions = {},
+): Promise<Map<string, LuaData>> {
+  const limits = options.limits ?? LUA_DATA_LIMITS
+  checkSource(text, what, limits)
+  const steps = new Reader(text, what, limits, options.stop).chunk()
+  let sliceStart = performance.now()
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+    if (performance.now() - sliceStart >= READ_SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      sliceStart = performance.now()
+    }
+  }
+}
+
+function checkSource(text: string, what: string, limits: Readonly<LuaDataLimits>): void {
+  if (text.length > limits.maxSourceLength) {
+    throw new LuaDataLimitError(
+      'maxSourceLength',
+      `${what}: is ${text.length} characters long, over the ${limits.maxSourceLength}-character limit`,
+    )
+  }
+}
+
+/** A step of the reader: it pauses (yields) every {@link YIELD_EVERY_WORK} work units and returns `T`. */
+type Steps<T> = Generator<void, T, void>
 
 class Reader {
   readonly #s: string
   readonly #what: string
+  readonly #limits: Readonly<LuaDataLimits>
+  readonly #stop: (() => void) | undefined
   #i = 0
   readonly #globals = new Map<string, LuaData>()
   readonly #locals = new Map<string, LuaData>()
+  #work = 0
+  readonly #maxWork: number
+  #nextCheck = CHECK_EVERY_WORK
+  #nextYield = YIELD_EVERY_WORK
+  #nodes = 0
+  #built = 0
 
-  constructor(text: string, what: string) {
+  constructor(text: string, what: string, limits: Readonly<LuaDataLimits>, stop: (() => void) | undefined) {
     // A leading shebang line is legal in a Lua chunk.
     this.#s = text.startsWith('#') ? text.replace(/^#[^\n]*/, '') : text
     this.#what = what
+    this.#limits = limits
+    this.#stop = stop
+    this.#maxWork = limits.baseWork + limits.workPerSourceChar * text.length
   }
 
-  chunk(): Map<string, LuaData> {
+  /** Pays `n` work units; past the budget the read ends, and every so often the caller may stop it. */
+  #tick(n: number): void {
+    this.#work += n
+    if (this.#work < this.#nextCheck) return
+    if (this.#work > this.#maxWork) {
+      this.#limit('baseWork', `needs more than ${this.#maxWork} work units (operators on long strings?)`)
+    }
+    this.#nextCheck = this.#work + CHECK_EVERY_WORK
+    this.#stop?.()
+  }
+
+  /** Counts `n` new tables or entries. */
+  #node(n = 1): void {
+    this.#nodes += n
+    if (this.#nodes > this.#limits.maxNodes) {
+      this.#limit('maxNodes', `creates more than ${this.#limits.maxNodes} tables and table entries`)
+    }
+  }
+
+  #limit(budget: keyof LuaDataLimits, message: string): never {
+    throw new LuaDataLimitError(budget, `${this.#what}:${this.#line(this.#i)}: ${message} (budget ${budget})`)
+  }
+
+  /**
+   * Stores `value` in `table` at `key`. A table value must not be in a
+   * table already, nor be `table` or one of its ancestors: the result stays
+   * a tree, so walking it costs one step per node, whatever the file does.
+   */
+  #place(table: LuaTable, key: string | number, value: LuaData): Fault | undefined {
+    this.#tick(1)
+    this.#node()
+    if (value instanceof LuaTable) {
+      if (value.parent) return this.#fault('a table can be stored in only one table here (data is a tree)')
+      let depth = 0
+      for (let t: LuaTable | undefined = table; t; t = t.parent) {
+        if (t === value) return this.#fault('a table cannot be stored inside itself')
+        if (++depth > this.#limits.maxDepth)
+          this.#limit('maxDepth', `nests tables deeper than ${this.#limits.maxDepth}`)
+      }
+      this.#tick(depth)
+      value.parent = table
+    }
+    table.set(key, value)
+    return undefined
+  }
+
+  /** A string an operator is about to build: its length is checked before it exists. */
+  #build(length: number): void {
+    if (length > this.#limits.maxStringLength) {
+      this.#limit('maxStringLength', `builds a string of ${length} characters, over ${this.#limits.maxStringLength}`)
+    }
+    this.#built += length
+    if (this.#built > this.#limits.maxBuiltLength) {
+      this.#limit('maxBuiltLength', `builds more than ${this.#limits.maxBuiltLength} characters of strings with ..`)
+    }
+    this.#tick(1)
+  }
+
+  #line(at: number): number {
+    let line = 1
+    for (let k = this.#s.indexOf('\n'); k >= 0 && k < at; k = this.#s.indexOf('\n', k + 1)) line++
+    return line
+  }
+
+  *chunk(): Steps<Map<string, LuaData>> {
     for (;;) {
       this.#skip()
       if (this.#i >= this.#s.length) return this.#globals
@@ -117,11 +294,11 @@ class Reader {
         this.#i++
         continue
       }
-      this.#statement()
+      yield* this.#statement()
     }
   }
 
-  #statement(): void {
+  *#statement(): Steps<void> {
     const start = this.#i
     const first = this.#name()
     if (first === 'local') {
@@ -135,7 +312,7 @@ class Reader {
       let values: LuaData[] = []
       if (this.#peek(C.Eq) && !this.#peekAt(1, C.Eq)) {
         this.#i++
-        values = this.#exprList()
+        values = yield* this.#exprList()
       }
       for (const [k, n] of names.entries()) this.#locals.set(n, values[k])
       return
@@ -150,7 +327,7 @@ class Reader {
         path.push(this.#name())
       } else if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
         this.#i++
-        const key = this.#stored(this.#expr(0))
+        const key = this.#stored(yield* this.#expr(0))
         this.#expect(C.RBracket, ']')
         if (typeof key !== 'string' && typeof key !== 'number') this.#fail('table keys must be strings or numbers')
         path.push(key)
@@ -166,7 +343,7 @@ class Reader {
     }
     this.#i++
     // `x = a, b`: Lua drops the extra values (they are still checked).
-    const [value] = this.#exprList()
+    const [value] = yield* this.#exprList()
     if (path.length === 0) {
       if (this.#locals.has(first)) this.#locals.set(first, value)
       else if (value === undefined) this.#globals.delete(first)
@@ -179,7 +356,7 @@ class Reader {
       target = target.get(key)
     }
     if (!(target instanceof LuaTable)) this.#fail(`cannot index a ${luaType(target)} value`, start)
-    target.set(path[path.length - 1] as string | number, value)
+    this.#stored(this.#place(target, path[path.length - 1] as string | number, value))
   }
 
   #localName(): string {
@@ -189,12 +366,12 @@ class Reader {
     return name
   }
 
-  #exprList(): LuaData[] {
-    const values = [this.#stored(this.#expr(0))]
+  *#exprList(): Steps<LuaData[]> {
+    const values = [this.#stored(yield* this.#expr(0))]
     this.#skip()
     while (this.#peek(C.Comma)) {
       this.#i++
-      values.push(this.#stored(this.#expr(0)))
+      values.push(this.#stored(yield* this.#expr(0)))
       this.#skip()
     }
     return values
@@ -202,12 +379,13 @@ class Reader {
 
   /** A value about to be stored (assigned, or a table key): a fault becomes the error Lua would raise. */
   #stored(value: Val): LuaData {
-    if (value instanceof Fault) throw new LuaDataError(`${this.#what}:${value.line}: ${value.message}`)
+    if (value instanceof Fault) throw new LuaDataError(`${this.#what}:${this.#line(value.at)}: ${value.message}`)
     return value
   }
 
+  // The line is found only if the fault is raised: a file can make many faults.
   #fault(message: string): Fault {
-    return new Fault(message, this.#s.slice(0, this.#i).split('\n').length)
+    return new Fault(message, this.#i)
   }
 
   /**
@@ -216,16 +394,21 @@ class Reader {
    * have side effects — and errors become {@link Fault}s, so `x and x.y`
    * with a nil `x` is nil, as in Lua, rather than an error.
    */
-  #expr(depth: number, limit = 0): Val {
-    if (depth > MAX_DEPTH) this.#fail('nested too deeply')
+  *#expr(depth: number, limit = 0): Steps<Val> {
+    if (depth > this.#limits.maxDepth) this.#limit('maxDepth', `nests expressions deeper than ${this.#limits.maxDepth}`)
+    this.#tick(1)
+    if (this.#work >= this.#nextYield) {
+      this.#nextYield = this.#work + YIELD_EVERY_WORK
+      yield
+    }
     this.#skip()
     let value: Val
     const unary = this.#unaryOp()
     if (unary) {
       this.#i += unary.length
-      value = this.#unary(unary, this.#expr(depth + 1, UNARY_PRIORITY))
+      value = this.#unary(unary, yield* this.#expr(depth + 1, UNARY_PRIORITY))
     } else {
-      value = this.#simple(depth + 1)
+      value = yield* this.#simple(depth + 1)
     }
     for (;;) {
       this.#skip()
@@ -233,7 +416,7 @@ class Reader {
       const priority = op ? BINARY[op] : undefined
       if (!op || !priority || priority[0] <= limit) return value
       this.#i += op.length
-      value = this.#binary(op, value, this.#expr(depth + 1, priority[1]))
+      value = this.#binary(op, value, yield* this.#expr(depth + 1, priority[1]))
     }
   }
 
@@ -248,6 +431,11 @@ class Reader {
   #binaryOp(): string | undefined {
     const s = this.#s
     const i = this.#i
+    // Most expressions end at `,`, `}` or a name: answer those without slicing.
+    const first = s.charCodeAt(i)
+    if (first === C.Comma || first === C.RBrace || first === C.RBracket || first === C.Semi || Number.isNaN(first)) {
+      return undefined
+    }
     const two = s.slice(i, i + 2)
     if (two === '..') return s[i + 2] === '.' ? undefined : '..'
     if (two === '==' || two === '~=' || two === '<=' || two === '>=' || two === '//') return two
@@ -255,9 +443,8 @@ class Reader {
     const one = s[i] ?? ''
     if ('+-*/%^<>'.includes(one) && one !== '') return one
     if (one === '&' || one === '|' || one === '~') this.#fail('bitwise operators are not supported')
-    for (const word of ['and', 'or']) {
-      if (s.startsWith(word, i) && !isNameChar(s.charCodeAt(i + word.length))) return word
-    }
+    if (s.startsWith('and', i) && !isNameChar(s.charCodeAt(i + 3))) return 'and'
+    if (s.startsWith('or', i) && !isNameChar(s.charCodeAt(i + 2))) return 'or'
     return undefined
   }
 
@@ -265,7 +452,10 @@ class Reader {
     if (v instanceof Fault) return v
     if (op === 'not') return !truthy(v)
     if (op === '#') {
-      if (typeof v === 'string') return new TextEncoder().encode(v).length
+      if (typeof v === 'string') {
+        this.#tick(v.length)
+        return utf8Length(v)
+      }
       if (v instanceof LuaTable) return v.items.length
       return this.#fault(`attempt to get length of a ${luaType(v)} value`)
     }
@@ -279,6 +469,9 @@ class Reader {
     if (op === 'or') return a instanceof Fault || truthy(a) ? a : b
     if (a instanceof Fault) return a
     if (b instanceof Fault) return b
+    // Comparing or converting strings scans them (and flattens what `..` built);
+    // `..` itself only links its operands, and pays through #build.
+    if (op !== '..') this.#tick((typeof a === 'string' ? a.length : 0) + (typeof b === 'string' ? b.length : 0))
     switch (op) {
       case '==':
         return a === b
@@ -302,6 +495,7 @@ class Reader {
         if (x === undefined || y === undefined) {
           return this.#fault(`attempt to concatenate a ${luaType(x === undefined ? a : b)} value`)
         }
+        this.#build(x.length + y.length)
         return x + y
       }
     }
@@ -329,19 +523,19 @@ class Reader {
   }
 
   /** Literals, table constructors, `( expr )` and names with `.x` / `[k]` suffixes. */
-  #simple(depth: number): Val {
+  *#simple(depth: number): Steps<Val> {
     this.#skip()
     const code = this.#s.charCodeAt(this.#i)
     if (code === C.Quote || code === C.Apos) return this.#quoted(code)
     if (code === C.LBracket && this.#longBracketLevel() !== undefined) return this.#longString()
-    if (code === C.LBrace) return this.#table(depth + 1)
+    if (code === C.LBrace) return yield* this.#table(depth + 1)
     if ((code >= C.Zero && code <= C.Nine) || (code === C.Dot && isDigit(this.#s.charCodeAt(this.#i + 1)))) {
       return this.#number()
     }
     let value: Val
     if (code === C.LParen) {
       this.#i++
-      value = this.#expr(depth + 1)
+      value = yield* this.#expr(depth + 1)
       this.#expect(C.RParen, ')')
     } else {
       const start = this.#i
@@ -361,7 +555,7 @@ class Reader {
         key = this.#name()
       } else if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
         this.#i++
-        key = this.#expr(depth + 1)
+        key = yield* this.#expr(depth + 1)
         this.#expect(C.RBracket, ']')
       } else if (this.#peek(C.LParen) || this.#peekQuote() || this.#peek(C.LBrace) || this.#peekColon()) {
         this.#fail('function calls are not supported (this file is read as data, never run)')
@@ -375,26 +569,38 @@ class Reader {
     }
   }
 
+  /**
+   * A string literal that is a whole key or item (`["1.0-1"]`, `arch =
+   * "src",`), read without the expression machinery: most of a manifest is
+   * these. Undefined (nothing consumed) when what follows is anything else.
+   */
+  #plainString(close: number): string | undefined {
+    this.#skip()
+    const quote = this.#s.charCodeAt(this.#i)
+    if (quote !== C.Quote && quote !== C.Apos) return undefined
+    const start = this.#i
+    this.#tick(1)
+    const text = this.#quoted(quote)
+    this.#skip()
+    const next = this.#s.charCodeAt(this.#i)
+    if (next === close || next === C.Comma || next === C.Semi) return text
+    this.#i = start
+    return undefined
+  }
+
   #lookup(name: string): LuaData {
     if (this.#locals.has(name)) return this.#locals.get(name)
     // An unknown global is nil, as in Lua.
     return this.#globals.get(name)
   }
 
-  #table(depth: number): LuaTable | Fault {
-    if (depth > MAX_DEPTH) this.#fail('nested too deeply')
+  *#table(depth: number): Steps<LuaTable | Fault> {
+    if (depth > this.#limits.maxDepth) this.#limit('maxDepth', `nests tables deeper than ${this.#limits.maxDepth}`)
     this.#i++ // {
+    this.#node()
     const table = new LuaTable()
     // The first fault is the table's value, but only once the whole constructor was read.
     let fault: Fault | undefined
-    const set = (key: Val, value: Val) => {
-      if (fault) return
-      if (key instanceof Fault) fault = key
-      else if (value instanceof Fault) fault = value
-      else if (typeof key !== 'string' && typeof key !== 'number') {
-        fault = this.#fault('table keys must be strings or numbers here')
-      } else table.set(key, value)
-    }
     let next = 1
     for (;;) {
       this.#skip()
@@ -402,19 +608,26 @@ class Reader {
         this.#i++
         return fault ?? table
       }
+      let key: Val
       if (this.#peek(C.LBracket) && this.#longBracketLevel() === undefined) {
         this.#i++
-        const key = this.#expr(depth + 1)
+        key = this.#plainString(C.RBracket) ?? (yield* this.#expr(depth + 1))
         this.#expect(C.RBracket, ']')
         this.#expect(C.Eq, '=')
-        set(key, this.#expr(depth + 1))
       } else if (this.#atFieldName()) {
-        const key = this.#name()
+        key = this.#name()
         this.#expect(C.Eq, '=')
-        set(key, this.#expr(depth + 1))
       } else {
-        set(next++, this.#expr(depth + 1))
+        key = next++
       }
+      const value = this.#plainString(C.RBrace) ?? (yield* this.#expr(depth + 1))
+      if (fault) {
+        // Past the first fault the entries are still read (and checked), not stored.
+      } else if (key instanceof Fault) fault = key
+      else if (value instanceof Fault) fault = value
+      else if (typeof key !== 'string' && typeof key !== 'number') {
+        fault = this.#fault('table keys must be strings or numbers here')
+      } else fault = this.#place(table, key, value)
       this.#skip()
       if (this.#peek(C.Comma) || this.#peek(C.Semi)) this.#i++
       else if (!this.#peek(C.RBrace)) this.#fail("expected ',' or '}' in a table")
@@ -423,25 +636,22 @@ class Reader {
 
   /** `name =` (not `name ==`, not a bare name used as a value). */
   #atFieldName(): boolean {
-    const m = /[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)/y
-    m.lastIndex = this.#i
-    return m.test(this.#s)
+    FIELD.lastIndex = this.#i
+    return FIELD.test(this.#s)
   }
 
   #name(): string {
     this.#skip()
-    const m = /[A-Za-z_][A-Za-z0-9_]*/y
-    m.lastIndex = this.#i
-    const found = m.exec(this.#s)
+    NAME.lastIndex = this.#i
+    const found = NAME.exec(this.#s)
     if (!found) this.#fail('expected a name')
     this.#i += found[0].length
     return found[0]
   }
 
   #number(): number {
-    const m = /0[xX][0-9A-Fa-f]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y
-    m.lastIndex = this.#i
-    const found = m.exec(this.#s)
+    NUMBER.lastIndex = this.#i
+    const found = NUMBER.exec(this.#s)
     if (!found) this.#fail('malformed number')
     this.#i += found[0].length
     return Number(found[0])
@@ -452,15 +662,14 @@ class Reader {
     let i = this.#i + 1
     let out = ''
     for (;;) {
+      // Plain runs are sliced whole: building a string a character at a time is most of a manifest's garbage.
+      const run = i
+      let c = s.charCodeAt(i)
+      while (i < s.length && c !== quote && c !== C.Backslash && c !== C.LF && c !== C.CR) c = s.charCodeAt(++i)
+      if (i > run) out += s.slice(run, i)
       if (i >= s.length) this.#fail('unfinished string')
-      const c = s.charCodeAt(i)
       if (c === quote) break
       if (c === C.LF || c === C.CR) this.#fail('unfinished string')
-      if (c !== C.Backslash) {
-        out += s[i]
-        i++
-        continue
-      }
       const e = s[i + 1]
       i += 2
       switch (e) {
@@ -530,10 +739,11 @@ class Reader {
 
   /** `[[`, `[=[` ...: the level (number of `=`), or undefined when not a long bracket here. */
   #longBracketLevel(at = this.#i): number | undefined {
-    const m = /\[(=*)\[/y
-    m.lastIndex = at
-    const found = m.exec(this.#s)
-    return found ? (found[1] ?? '').length : undefined
+    const s = this.#s
+    if (s.charCodeAt(at) !== C.LBracket) return undefined
+    let k = at + 1
+    while (s.charCodeAt(k) === C.Eq) k++
+    return s.charCodeAt(k) === C.LBracket ? k - at - 1 : undefined
   }
 
   #longString(): string {
@@ -595,10 +805,17 @@ class Reader {
   }
 
   #fail(message: string, at = this.#i): never {
-    const line = this.#s.slice(0, at).split('\n').length
-    throw new LuaDataError(`${this.#what}:${line}: ${message}`)
+    throw new LuaDataError(`${this.#what}:${this.#line(at)}: ${message}`)
   }
 }
+
+// Sticky patterns, made once: the reader runs them at every token.
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y
+const FIELD = /[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)/y
+const NUMBER = /0[xX][0-9A-Fa-f]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y
+// A whole (trimmed) string that reads as a number. No part can match the
+// same characters two ways, so a long non-number fails in linear time.
+const NUMERIC = /^(?:0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)$/
 
 const KEYWORDS = new Set([
   'and',
@@ -625,7 +842,8 @@ const KEYWORDS = new Set([
 class Fault {
   constructor(
     readonly message: string,
-    readonly line: number,
+    /** Offset in the source. */
+    readonly at: number,
   ) {}
 }
 
@@ -668,10 +886,35 @@ function concatText(value: LuaData): string | undefined {
 // Strings that read as numbers take part in arithmetic, as in Lua.
 function toNumber(value: LuaData): number | undefined {
   if (typeof value === 'number') return value
-  if (typeof value === 'string' && /^\s*(0[xX][0-9A-Fa-f]+|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)\s*$/.test(value)) {
-    return Number(value.trim())
+  if (typeof value === 'string') {
+    // Trimmed by hand: Lua's white space is not JS's, and a regex `\s+$` is quadratic on long runs.
+    let from = 0
+    let to = value.length
+    while (from < to && isSpace(value.charCodeAt(from))) from++
+    while (to > from && isSpace(value.charCodeAt(to - 1))) to--
+    const trimmed = value.slice(from, to)
+    if (NUMERIC.test(trimmed)) return Number(trimmed)
   }
   return undefined
+}
+
+/** Bytes of `text` in UTF-8 (what Lua's `#` counts), without encoding it. */
+function utf8Length(text: string): number {
+  let n = text.length
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k)
+    if (c >= 0xd800 && c <= 0xdbff && k + 1 < text.length) {
+      const d = text.charCodeAt(k + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2 // 4 bytes for the pair's 2 units
+        k++
+        continue
+      }
+    }
+    if (c >= 0x800) n += 2
+    else if (c >= 0x80) n += 1
+  }
+  return n
 }
 
 function isNameChar(code: number): boolean {
@@ -702,4 +945,9 @@ export function tableAt(table: LuaTable | Map<string, LuaData> | undefined, key:
 export function stringAt(table: LuaTable | Map<string, LuaData> | undefined, key: string): string | undefined {
   const v = table?.get(key)
   return typeof v === 'string' ? v : undefined
+}
+
+/** `text` cut for an error message: values from rock servers can be megabytes long. */
+export function preview(text: string, max = 120): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`
 }

@@ -7,7 +7,17 @@
  */
 import { validateModuleName, validatePackageName, validatePackageVersion } from '@bioxen-luavm/core'
 import { ArchiveError, type ByteBudget, gunzipBounded, readTar, sniffArchive, ZipReader } from './archive.js'
-import { type LuaData, LuaTable, readLuaAssignments, stringAt, tableAt } from './lua-data.js'
+import { MAX_DEPENDENCIES, MAX_DEPENDENCY_LENGTH, MAX_ROCKSPEC_BYTES, ROCKSPEC_LIMITS } from './limits.js'
+import {
+  type LuaData,
+  LuaDataError,
+  LuaDataLimitError,
+  LuaTable,
+  preview,
+  readLuaAssignments,
+  stringAt,
+  tableAt,
+} from './lua-data.js'
 import { type Dependency, parseDependency } from './versions.js'
 
 /** What a rock file name says: `name-version-revision.arch.rock`. */
@@ -68,6 +78,8 @@ export function unpackRock(bytes: Uint8Array, file: RockFileName, budget: ByteBu
   const modules =
     file.arch === 'src' ? sourceModules(zip, spec, label, budget, notes) : installedModules(zip, label, budget, notes)
   if (modules.size === 0) notes.push(`${label} provides no Lua modules`)
+  // An archive of many odd files would otherwise make a log of millions of lines.
+  if (notes.length > MAX_NOTES) notes.splice(MAX_NOTES, notes.length, `… and ${notes.length - MAX_NOTES} more notes`)
   return { name: file.name, version: file.version, arch: file.arch, modules, dependencies, notes }
 }
 
@@ -84,14 +96,17 @@ function readRockspec(
     if (file.arch === 'src') throw new RockFormatError(`${label} has no rockspec (${expected})`)
     return undefined
   }
-  const spec = parseLua(decodeText(zip.read(entry, budget)).text, `${label}: ${entry.name}`)
+  if (entry.size > MAX_ROCKSPEC_BYTES) {
+    throw new RockFormatError(`${label}: ${entry.name} is larger than ${MAX_ROCKSPEC_BYTES} bytes`)
+  }
+  const spec = parseLua(decodeText(zip.read(entry, budget)).text, `${label}: ${entry.name}`, budget)
   const pkg = stringAt(spec, 'package')
   const version = stringAt(spec, 'version')
   if (pkg !== undefined && pkg.toLowerCase() !== file.name.toLowerCase()) {
-    throw new RockFormatError(`${label}: its rockspec is for package '${pkg}'`)
+    throw new RockFormatError(`${label}: its rockspec is for package '${preview(pkg)}'`)
   }
   if (version !== undefined && version !== file.version) {
-    throw new RockFormatError(`${label}: its rockspec is for version '${version}'`)
+    throw new RockFormatError(`${label}: its rockspec is for version '${preview(version)}'`)
   }
   return spec
 }
@@ -99,9 +114,18 @@ function readRockspec(
 function specDependencies(spec: Map<string, LuaData> | undefined, label: string): Dependency[] {
   const list = tableAt(spec, 'dependencies')
   if (!list) return []
+  if (list.items.length > MAX_DEPENDENCIES) {
+    throw new RockFormatError(
+      `${label}: lists ${list.items.length} dependencies, over the limit of ${MAX_DEPENDENCIES}`,
+    )
+  }
   const deps: Dependency[] = []
   for (const item of list.items) {
     if (typeof item !== 'string') throw new RockFormatError(`${label}: dependencies must be strings`)
+    // Version parsing is not linear in the text: no real dependency is this long.
+    if (item.length > MAX_DEPENDENCY_LENGTH) {
+      throw new RockFormatError(`${label}: a dependency is longer than ${MAX_DEPENDENCY_LENGTH} characters`)
+    }
     let dep: Dependency
     try {
       dep = parseDependency(item)
@@ -112,7 +136,7 @@ function specDependencies(spec: Map<string, LuaData> | undefined, label: string)
     try {
       validatePackageName(dep.name)
     } catch {
-      throw new RockFormatError(`${label}: dependency '${item}' has an invalid rock name`)
+      throw new RockFormatError(`${label}: dependency '${preview(item)}' has an invalid rock name`)
     }
     deps.push(dep)
   }
@@ -125,7 +149,7 @@ function installedModules(zip: ZipReader, label: string, budget: ByteBudget, not
     (e) => !e.directory && (e.name.startsWith('lib/') || (e.name.startsWith('lua/') && NATIVE_FILE.test(e.name))),
   )
   if (native.length > 0) {
-    throw new NativeRockError(`${label} contains native libraries (${native.map((e) => e.name).join(', ')})`)
+    throw new NativeRockError(`${label} contains native libraries (${someOf(native.map((e) => e.name))})`)
   }
   const modules = new Map<string, string>()
   for (const entry of zip.entries) {
@@ -150,7 +174,7 @@ function sourceModules(
   const type = stringAt(build, 'type') ?? (Number.parseFloat(format) >= 3 ? 'builtin' : undefined)
   if (type === undefined) throw new RockFormatError(`${label}: the rockspec has no build.type`)
   if (type !== 'builtin' && type !== 'module' && type !== 'none') {
-    throw new NativeRockError(`${label} is built with build.type '${type}', which runs a native build`)
+    throw new NativeRockError(`${label} is built with build.type '${preview(type)}', which runs a native build`)
   }
   const install = tableAt(build, 'install')
   const installLib = tableAt(install, 'lib')
@@ -170,7 +194,7 @@ function sourceModules(
       else throw new RockFormatError(`${label}: build.modules.${module} is neither a file nor a table`)
     }
     if (nativeModules.length > 0) {
-      throw new NativeRockError(`${label} has C modules (${nativeModules.join(', ')}) in build.modules`)
+      throw new NativeRockError(`${label} has C modules (${someOf(nativeModules)}) in build.modules`)
     }
   }
   const installLua = tableAt(install, 'lua')
@@ -191,7 +215,10 @@ function sourceModules(
   const modules = new Map<string, string>()
   for (const [module, file] of wanted) {
     const data = tree.get(normalizePath(file))
-    if (!data) throw new RockFormatError(`${label}: module '${module}' names '${file}', which is not in the sources`)
+    if (!data)
+      throw new RockFormatError(
+        `${label}: module '${preview(module)}' names '${preview(file)}', which is not in the sources`,
+      )
     addModule(modules, module, data, `${label}: ${file}`, notes)
   }
   return modules
@@ -262,7 +289,7 @@ function autodetect(tree: Map<string, Uint8Array>, label: string): Map<string, s
     if (rel.endsWith('.lua')) found.set(pathToModule(rel), name)
     else if (rel.endsWith('.c')) cFiles.push(name)
   }
-  if (cFiles.length > 0) throw new NativeRockError(`${label} has C sources (${cFiles.join(', ')})`)
+  if (cFiles.length > 0) throw new NativeRockError(`${label} has C sources (${someOf(cFiles)})`)
   return found
 }
 
@@ -286,7 +313,7 @@ function addModule(
   try {
     validateModuleName(module)
   } catch {
-    notes.push(`${where}: skipped, '${module}' is not a valid module name`)
+    notes.push(`${where}: skipped, '${preview(module)}' is not a valid module name`)
     return
   }
   const { text, lossy } = decodeText(data)
@@ -307,10 +334,13 @@ function decodeText(data: Uint8Array): { text: string; lossy: boolean } {
   }
 }
 
-function parseLua(text: string, what: string): Map<string, LuaData> {
+function parseLua(text: string, what: string, budget: ByteBudget): Map<string, LuaData> {
   try {
-    return readLuaAssignments(text, what)
+    // The install's deadline and AbortSignal reach the reader through the unpack budget.
+    return readLuaAssignments(text, what, { limits: ROCKSPEC_LIMITS, stop: () => budget.check() })
   } catch (error) {
+    if (!(error instanceof LuaDataError)) throw error
+    if (error instanceof LuaDataLimitError) throw new RockFormatError(`cannot read ${error.message}`)
     // Rockspecs that define functions are, in practice, those of C libraries
     // with per-platform builds: say where such a rock can be installed.
     throw new RockFormatError(
@@ -328,6 +358,14 @@ function normalizePath(path: string): string {
     parts.push(part)
   }
   return parts.join('/')
+}
+
+const MAX_NOTES = 50
+
+/** A list for a message: the first few items, each cut short, and how many more there are. */
+function someOf(items: readonly string[], max = 10): string {
+  const shown = items.slice(0, max).map((item) => preview(item))
+  return items.length > max ? `${shown.join(', ')}, … ${items.length - max} more` : shown.join(', ')
 }
 
 function basename(path: string): string {

@@ -5,7 +5,8 @@
  * read into memory; nothing is written anywhere.
  */
 import { InvalidArgumentError } from '@bioxen-luavm/core'
-import { type LuaData, LuaTable, readLuaAssignments, stringAt, tableAt } from './lua-data.js'
+import { LUA_DATA_LIMITS, MAX_VERSION_LENGTH, MAX_VERSIONS_PER_ROCK } from './limits.js'
+import { type LuaData, LuaTable, preview, readLuaAssignmentsAsync, stringAt, tableAt } from './lua-data.js'
 
 /** How the installer reaches files: given by the VM from its platform. */
 export interface FileAccess {
@@ -63,7 +64,13 @@ export function classifyServers(servers: readonly unknown[], access: FileAccess)
   })
 }
 
-/** Reads `file` from `server` within `maxBytes`; `undefined` when the server does not have it. */
+/**
+ * Reads `file` from `server` within `maxBytes`; `undefined` when the server
+ * does not have it. `signal` is the install's (aborted at its deadline): it
+ * stops the request, the wait for headers and every read of the body, so a
+ * server that trickles bytes or never ends cannot outlast the install, and
+ * the body is counted while it streams, so it cannot outgrow `maxBytes`.
+ */
 export async function readServerFile(
   server: RockServer,
   file: string,
@@ -142,18 +149,28 @@ export type RockManifest = Map<string, Map<string, string[]>>
 
 /**
  * Parses a luarocks manifest (`repository = { name = { ["1.0-1"] = {
- * { arch = "all" } } } }`) as data; it is never run.
+ * { arch = "all" } } } }`) as data, within the reader's budgets, giving the
+ * event loop a turn every few ms; it is never run. `stop` is called as the reader goes (the install's deadline and
+ * AbortSignal). Names and versions longer than any rock's are skipped, so
+ * nothing later (version parsing, messages) works on megabyte-long keys.
  */
-export function parseManifest(text: string, what: string): RockManifest {
-  const globals = readLuaAssignments(text, what)
+export async function parseManifest(text: string, what: string, stop?: () => void): Promise<RockManifest> {
+  // In slices: a manifest can be megabytes, and the host has other work.
+  const globals = await readLuaAssignmentsAsync(text, what, { limits: LUA_DATA_LIMITS, ...(stop ? { stop } : {}) })
   const repository = tableAt(globals, 'repository')
   if (!repository) throw new ServerError(`${what} has no repository table`)
   const manifest: RockManifest = new Map()
+  // The reader made a tree, so this walk is one step per node it counted.
   for (const [name, versions] of repository.fields) {
-    if (!(versions instanceof LuaTable)) continue
+    if (!(versions instanceof LuaTable) || name.length > MAX_VERSION_LENGTH) continue
+    if (versions.fields.size > MAX_VERSIONS_PER_ROCK) {
+      throw new ServerError(
+        `${what}: '${preview(name)}' lists ${versions.fields.size} versions, over the limit of ${MAX_VERSIONS_PER_ROCK}`,
+      )
+    }
     const byVersion = new Map<string, string[]>()
     for (const [version, entries] of versions.fields) {
-      if (!(entries instanceof LuaTable)) continue
+      if (!(entries instanceof LuaTable) || version.length > MAX_VERSION_LENGTH) continue
       const arches = entries.items
         .map((e: LuaData) => (e instanceof LuaTable ? stringAt(e, 'arch') : undefined))
         .filter((a): a is string => a !== undefined)

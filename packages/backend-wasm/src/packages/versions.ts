@@ -22,6 +22,9 @@ const DELTAS: Readonly<Record<string, number>> = {
   alpha: -1_000_000,
 }
 
+const NUMBER_PART = /(\d+)[._-]*/y
+const WORD_PART = /([A-Za-z]+)[._-]*/y
+
 /** Parses a version string as `luarocks.core.vers.parse_version` does. */
 export function parseVersion(text: string): RockVersion {
   let v = text.trim()
@@ -38,21 +41,24 @@ export function parseVersion(text: string): RockVersion {
     parts[i] = parts[i] === undefined ? n : (parts[i] as number) + n / 100_000
     i++
   }
-  while (v.length > 0) {
-    const num = /^(\d+)[._-]*(.*)$/s.exec(v)
+  // Sticky patterns walk the text once (versions come from rock servers).
+  for (let at = 0; at < v.length; ) {
+    NUMBER_PART.lastIndex = at
+    const num = NUMBER_PART.exec(v)
     if (num) {
       addNumber(Number(num[1]))
-      v = num[2] ?? ''
+      at = NUMBER_PART.lastIndex
       continue
     }
-    const word = /^([A-Za-z]+)[._-]*(.*)$/s.exec(v)
+    WORD_PART.lastIndex = at
+    const word = WORD_PART.exec(v)
     if (!word) {
       parts[i] = 0
       break
     }
     const w = word[1] ?? ''
     parts[i] = DELTAS[w] ?? w.charCodeAt(0) / 1000
-    v = word[2] ?? ''
+    at = WORD_PART.lastIndex
   }
   return { text: text.trim(), parts, revision }
 }
@@ -100,16 +106,19 @@ const OPERATORS: Readonly<Record<string, VersionConstraint['op']>> = {
   '!=': '~=',
 }
 
+const CONSTRAINT = /@?([<>=~!]*)\s*([A-Za-z0-9._-]+)[\s,]*/y
+
 /** Parses a constraint list (`>= 1.0, < 2.0`); throws with the text on a bad one. */
 export function parseConstraints(input: string): VersionConstraint[] {
   const constraints: VersionConstraint[] = []
-  let rest = input.trim()
-  while (rest.length > 0) {
-    const m = /^@?([<>=~!]*)\s*([A-Za-z0-9._-]+)[\s,]*(.*)$/s.exec(rest)
+  const text = input.trim()
+  for (let at = 0; at < text.length; ) {
+    CONSTRAINT.lastIndex = at
+    const m = CONSTRAINT.exec(text)
     const op = m ? OPERATORS[m[1] ?? ''] : undefined
     if (!m || !op) throw new Error(`cannot parse version constraint '${input}'`)
     constraints.push({ op, version: parseVersion(m[2] ?? '') })
-    rest = m[3] ?? ''
+    at = CONSTRAINT.lastIndex
   }
   return constraints
 }

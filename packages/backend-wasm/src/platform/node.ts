@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises'
+import { open, readFile, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -76,9 +76,7 @@ export const nodePlatform: Platform = {
       const info = await stat(file)
       if (!info.isFile()) return undefined
       if (info.size > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes`)
-      const data = await readFile(file, signal ? { signal } : {})
-      if (data.length > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes`)
-      return new Uint8Array(data.buffer, data.byteOffset, data.length)
+      return await readAtMost(file, maxBytes, signal)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
         return undefined
@@ -86,4 +84,32 @@ export const nodePlatform: Platform = {
       throw error
     }
   },
+}
+
+// Reads `file` in pieces, never more than `maxBytes` + 1: one that grew after
+// its size was checked (a log, a file being written) is still cut off.
+async function readAtMost(file: string, maxBytes: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  const handle = await open(file, 'r')
+  try {
+    const chunks: Uint8Array[] = []
+    let total = 0
+    for (;;) {
+      signal?.throwIfAborted()
+      const chunk = new Uint8Array(Math.min(256 * 1024, maxBytes + 1 - total))
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      total += bytesRead
+      if (total > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes`)
+      chunks.push(chunk.subarray(0, bytesRead))
+    }
+    const out = new Uint8Array(total)
+    let at = 0
+    for (const c of chunks) {
+      out.set(c, at)
+      at += c.length
+    }
+    return out
+  } finally {
+    await handle.close()
+  }
 }
