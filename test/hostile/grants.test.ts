@@ -191,9 +191,7 @@ describe.each(KINDS)('grants ($name)', (kind: HostileKind) => {
       )
       expect(many.status, brief(many)).toBe('memory')
       // A file rewritten in place does not add up.
-      const rewrite = await (
-        await start({ grants: ['io'], memoryLimitBytes: 32 * 1024 * 1024 })
-      ).execute(
+      const rewrite = await (await start({ grants: ['io'], memoryLimitBytes: 32 * 1024 * 1024 })).execute(
         'local s = string.rep("z", 1 << 20) for i = 1, 64 do local f = io.open("/tmp/same", "w") f:write(s) f:close() end return #io.open("/tmp/same"):read("a")',
         { timeoutMs: 20_000, echoReturnValues: false },
       )
@@ -206,7 +204,10 @@ describe.each(KINDS)('grants ($name)', (kind: HostileKind) => {
 
   if (kind.type === 'process') {
     const dir = mkdtempSync(join(tmpdir(), 'luavm-grants-'))
-    writeFileSync(join(dir, 'probe_mod.lua'), 'return { exec = os.execute, real = _G.os and _G.os.execute, io = io.open }')
+    writeFileSync(
+      join(dir, 'probe_mod.lua'),
+      'return { exec = os.execute, real = _G.os and _G.os.execute, io = io.open }',
+    )
     afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
     it('require loads Lua files on package.path into the sandbox env, never C modules', async () => {

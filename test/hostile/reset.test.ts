@@ -141,9 +141,12 @@ describe.each(HOSTILE_KINDS)('reset ($name)', (kind: HostileKind) => {
       echoReturnValues: false,
     })
     await vm.reset()
-    const r = await vm.execute('return HOLD == nil, not pcall(collectgarbage, "count") or collectgarbage("count") < 2048', {
-      echoReturnValues: false,
-    })
+    const r = await vm.execute(
+      'return HOLD == nil, not pcall(collectgarbage, "count") or collectgarbage("count") < 2048',
+      {
+        echoReturnValues: false,
+      },
+    )
     expect(r.values).toEqual([true, true])
     if (kind.type === 'wasm') {
       const bomb = await vm.execute('local t = {} for i = 1, 1e9 do t[i] = string.rep("m", 4096) .. i end')

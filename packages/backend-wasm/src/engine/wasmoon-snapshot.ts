@@ -29,7 +29,14 @@ export interface EmscriptenFS {
   truncate(path: string, size: number): void
   streams: Array<unknown | null>
   close(stream: unknown): void
-  write(stream: unknown, buffer: Uint8Array, offset: number, length: number, position?: number, canOwn?: boolean): number
+  write(
+    stream: unknown,
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position?: number,
+    canOwn?: boolean,
+  ): number
 }
 
 const S_IFMT = 0o170000
@@ -192,7 +199,7 @@ export function capFileWrites(fs: EmscriptenFS, account: FileAccount): void {
         // Unlinked meanwhile: its bytes go when the stream closes.
       }
       account.full = true
-      throw Errno ? new Errno(28) : new RangeError('out of memory: the VM\'s files are past its memory cap')
+      throw Errno ? new Errno(28) : new RangeError("out of memory: the VM's files are past its memory cap")
     }
     sizes.set(node, after)
     account.files = files
