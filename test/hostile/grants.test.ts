@@ -202,6 +202,21 @@ describe.each(KINDS)('grants ($name)', (kind: HostileKind) => {
     })
   }
 
+  if (kind.type === 'wasm') {
+    it('require loads a Lua file from package.path as text, into the sandbox env', async () => {
+      const vm = await start({ grants: ['io', 'require'] })
+      const r = await vm.execute(
+        `io.open("./m.lua", "w"):write("return { env = _ENV, ex = os.execute }"):close()
+         io.open("./bin.lua", "w"):write("\\27Lua\\84\\0"):close()
+         local m = require("m")
+         return m.env == _ENV, m.ex, (pcall(require, "bin"))`,
+        { echoReturnValues: false },
+      )
+      expect(r.status, brief(r)).toBe('ok')
+      expect(r.values).toEqual([true, null, false])
+    })
+  }
+
   if (kind.type === 'process') {
     const dir = mkdtempSync(join(tmpdir(), 'luavm-grants-'))
     writeFileSync(
