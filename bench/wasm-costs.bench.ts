@@ -54,6 +54,21 @@ async function newVM(kind: Kind, isolation: 'inline' | 'worker'): Promise<string
   return `${kind}/${isolation}: new VM (warm module${isolation === 'worker' ? ', existing worker' : ''}) median ${median(times).toFixed(2)} ms`
 }
 
+// reset(): a new engine by construction (wasm writes back a memory snapshot
+// of the fresh engine, fengari builds a new state), after code that left state.
+async function reset(kind: Kind, isolation: 'inline' | 'worker'): Promise<string> {
+  const vm = await create(kind, { isolation })
+  const times: number[] = []
+  for (let i = 0; i < 220; i++) {
+    await vm.execute('X = {} for i = 1, 1000 do X[i] = tostring(i) end', { echoReturnValues: false })
+    const t = performance.now()
+    await vm.reset()
+    if (i >= 20) times.push(performance.now() - t)
+  }
+  await vm.stop()
+  return `${kind}/${isolation}: reset() median ${median(times).toFixed(3)} ms, p90 ${p90(times).toFixed(3)} ms`
+}
+
 async function firstWorker(kind: Kind): Promise<string> {
   const times: number[] = []
   for (let i = 0; i < 5; i++) {
@@ -122,6 +137,7 @@ for (const kind of ['wasm', 'fengari'] as const) {
 }
 for (const kind of ['wasm', 'fengari'] as const) {
   for (const iso of ['inline', 'worker'] as const) log(await newVM(kind, iso))
+  for (const iso of ['inline', 'worker'] as const) log(await reset(kind, iso))
   log(await firstWorker(kind))
 }
 for (const kind of ['wasm', 'fengari'] as const) {

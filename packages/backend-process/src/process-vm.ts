@@ -65,7 +65,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
       sessions: true,
       packages: canRequire(this.config),
       packageKinds: Object.freeze(['pure', 'native'] as const),
-      networking: !this.config.sandbox || this.config.grants.includes('require'),
+      networking: canLoadLuaSocket(this.config),
       memoryLimit: this.#prlimit.path !== undefined,
       hardTimeout: true,
       remote: false,
@@ -89,9 +89,9 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
         `backends.process.memoryLimitBytes is set, but ${this.#prlimit.problem ?? 'prlimit is missing'}`,
       )
     }
-    if (c.networked && c.sandbox && !c.grants.includes('require')) {
+    if (c.networked && !canLoadLuaSocket(c)) {
       throw new ConfigError(
-        "backends.process: a networked sandbox VM needs grants: ['require'] so Lua code can load LuaSocket",
+        "backends.process: a networked sandbox VM needs grants: ['require', 'package'] so Lua code can load LuaSocket (a C module)",
       )
     }
     const interpreter = await resolveInterpreter(c.luaExecutable)
@@ -282,6 +282,12 @@ export async function readLuaFile(path: string): Promise<string> {
   }
   if (!info.isFile()) throw new InvalidArgumentError(`path is not a file: ${path}`, { details: { path } })
   return readFile(path, 'utf8')
+}
+
+// LuaSocket is socket.lua (the require grant) over socket.core, a C module
+// (the package grant: native code).
+function canLoadLuaSocket(config: ResolvedProcessConfig): boolean {
+  return !config.sandbox || (config.grants.includes('require') && config.grants.includes('package'))
 }
 
 // Installed rocks are loaded with `require`, which a sandbox only offers with the grant.

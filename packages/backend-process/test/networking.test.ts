@@ -105,9 +105,10 @@ describe('networked VMs', () => {
     expect((error as Error).message).toMatch(/luarocks .*install luasocket/)
   })
 
-  it('a sandboxed networked VM needs the require grant', async () => {
-    await expect(vms.create({ networked: true, sandbox: true })).rejects.toThrow(/grants: \['require'\]/)
-    const vm = await vms.create({ networked: true, sandbox: true, grants: ['require'] })
+  it('a sandboxed networked VM needs the require and package grants (LuaSocket has a C core)', async () => {
+    await expect(vms.create({ networked: true, sandbox: true })).rejects.toThrow(/grants: \['require', 'package'\]/)
+    await expect(vms.create({ networked: true, sandbox: true, grants: ['require'] })).rejects.toThrow(/'package'/)
+    const vm = await vms.create({ networked: true, sandbox: true, grants: ['require', 'package'] })
     const r = await vm.execute('return require("socket")._VERSION')
     expect(r.values).toEqual(['LuaSocket 3.0.0'])
   })
@@ -148,7 +149,7 @@ describe('templates over 127.0.0.1', () => {
 
   it("the echo server's status lines stream to onStdout while it serves", async () => {
     const [port] = (await freePorts(1)) as [number]
-    const server = await vms.create({ networked: true, sandbox: true, grants: ['require'] })
+    const server = await vms.create({ networked: true, sandbox: true, grants: ['require', 'package'] })
     const clientVM = await vms.create({ networked: true })
     let live = ''
     const serving = server.execute(echoServer(port, { maxClients: 2, durationMs: 15_000 }), {

@@ -714,7 +714,40 @@ end
 
 -- An io table routed to the capture buffer and cut off from stdin, built on
 -- top of `base` (the full library for non-sandbox VMs and the `io` grant).
-local function routed_io(vm, base)
+-- Paths that name the process's own standard streams or terminal (the
+-- pipe driver's stdin/stdout are its frame channel): /dev/std*, /dev/fd/*,
+-- /dev/tty*, /dev/console and anything under /proc/*/fd, however spelled
+-- ("//", "/./", "../"). Checked by name: the sandbox has no fstat.
+local function names_std_stream(path)
+  if type(path) ~= "string" then return false end
+  local prev
+  for part in sgmatch(path, "[^/]+") do
+    if prev == "dev" and (sfind(part, "^std") or part == "fd" or sfind(part, "^tty") or part == "console"
+        or part == "pts") then
+      return true
+    end
+    if part == "fd" or part == "fdinfo" then
+      if sfind(path, "proc", 1, true) then return true end
+    end
+    if part ~= "." and part ~= "" then prev = part end
+  end
+  return false
+end
+
+-- io.open/io.lines that refuse the process's standard streams (sandbox
+-- VMs with the io grant: their output must go through the capture).
+local function guarded(fn, what)
+  if not fn then return nil end
+  return function(path, ...)
+    if names_std_stream(path) then
+      if what == "open" then return nil, tostring(path) .. ": the process's standard streams are not available", 13 end
+      error(tostring(path) .. ": the process's standard streams are not available", 2)
+    end
+    return fn(path, ...)
+  end
+end
+
+local function routed_io(vm, base, guard)
   local io = base
   local out, err, inp = make_out_file(vm, 1, "stdout"), make_out_file(vm, 2, "stderr"), make_in_file()
   local cur_out, cur_in = out, inp
@@ -725,6 +758,10 @@ local function routed_io(vm, base)
   local in_may_block = false
   local real_io = ORIG.io or {}
   local real_open, real_type, real_lines = real_io.open, real_io.type, real_io.lines
+  if guard then
+    real_open, real_lines = guarded(real_open, "open"), guarded(real_lines, "lines")
+    if io.open ~= nil then io.open = real_open end
+  end
   io.stdout, io.stderr, io.stdin = out, err, inp
   io.write = function(...) return cur_out:write(...) end
   -- A read that may block (see in_may_block) pushes what was printed
@@ -889,6 +926,58 @@ local function make_load(vm)
   end
 end
 
+-- Where `require` looks on disk (grants `require`/`package`): the sandbox's
+-- own package table when granted (its path can be changed), else the
+-- interpreter's. package.searchpath is 5.2+; 5.1 gets the same search.
+local function search_path(name, path)
+  if type(path) ~= "string" then return nil end
+  local pkg = ORIG.package
+  if pkg and pkg.searchpath then return (pkg.searchpath(name, path)) end
+  local open = ORIG.io and ORIG.io.open
+  if not open then return nil end
+  local file = sgsub(name, "%.", "/")
+  for template in sgmatch(path, "[^;]+") do
+    local candidate = sgsub(template, "%?", file)
+    local f = open(candidate, "r")
+    if f then f:close() return candidate end
+  end
+  return nil
+end
+
+-- A Lua module file, compiled as text into the sandbox's env: never into
+-- the interpreter's real _G (whose os and io are the unrestricted ones).
+local function load_module_file(vm, path, name)
+  local real = ORIG.loadfile
+  if not real then return nil end
+  local f, err
+  if LOAD_ENV then
+    f, err = real(path, "t", vm.env)
+  else
+    f, err = real(path)
+    if f and setfenv then setfenv(f, vm.env) end
+  end
+  if not f then error("error loading module '" .. name .. "' from file '" .. path .. "':\n\t" .. tostring(err), 3) end
+  return f
+end
+
+-- A C module (grant `package` only: native code reaches everything the
+-- interpreter can), the way Lua's own C searcher finds and opens it.
+local function load_c_module(vm, name, cpath)
+  local loadlib = ORIG.package and ORIG.package.loadlib
+  local path = loadlib and search_path(name, cpath)
+  if not path then return nil end
+  local sym = "luaopen_" .. sgsub(sgsub(name, "^[^%-]*%-", ""), "%.", "_")
+  local f, err = loadlib(path, sym)
+  if not f then error("error loading module '" .. name .. "' from file '" .. path .. "':\n\t" .. tostring(err), 3) end
+  return f
+end
+
+-- `require`: the VM's loaded modules (its libraries first), then modules
+-- the host mounted. With the `require` grant, pure-Lua files on
+-- package.path too (as text, into the sandbox env); with the `package`
+-- grant, package.preload and C modules on package.cpath. Never the
+-- interpreter's own require, whose package.loaded holds the real os, io
+-- and debug.
 local function make_require(vm)
   return function(name)
     if type(name) ~= "string" then
@@ -897,13 +986,28 @@ local function make_require(vm)
     local loaded = vm.loaded
     local v = loaded[name]
     if v ~= nil then return v end
+    local grants, pkg = vm.grants, vm.env.package
+    local f
     local src = vm.mounts[name]
-    if src == nil then
-      if vm.grants.require and real_require then return real_require(name) end
-      error("module '" .. name .. "' not found (only modules mounted by the host can be required)", 2)
+    if src ~= nil then
+      local err
+      f, err = compile(src, "=" .. name, vm.env, false)
+      if not f then error("error loading module '" .. name .. "':\n\t" .. tostring(err), 2) end
     end
-    local f, err = compile(src, "=" .. name, vm.env, false)
-    if not f then error("error loading module '" .. name .. "':\n\t" .. tostring(err), 2) end
+    if not f and grants.package and type(pkg) == "table" and type(pkg.preload) == "table" then
+      f = pkg.preload[name]
+    end
+    if not f and grants.require then
+      local path = type(pkg) == "table" and pkg.path or (ORIG.package and ORIG.package.path)
+      local file = search_path(name, path)
+      if file then f = load_module_file(vm, file, name) end
+    end
+    if not f and grants.package then
+      f = load_c_module(vm, name, type(pkg) == "table" and pkg.cpath or (ORIG.package and ORIG.package.cpath))
+    end
+    if not f then
+      error("module '" .. name .. "' not found (" .. (grants.require and "not mounted nor on package.path" or "only modules mounted by the host can be required") .. ")", 2)
+    end
     local r = f(name)
     if r == nil then r = loaded[name] end
     if r == nil then r = true end
@@ -993,7 +1097,7 @@ local function build_sandbox(vm)
     env.os = { clock = os_lib.clock, time = os_lib.time, date = os_lib.date, difftime = os_lib.difftime }
   end
   if grants.io and ORIG.io then
-    env.io = routed_io(vm, copy(ORIG.io))
+    env.io = routed_io(vm, copy(ORIG.io), true)
   else
     local out, err = make_out_file(vm, 1, "stdout"), make_out_file(vm, 2, "stderr")
     env.io = {
@@ -1004,7 +1108,19 @@ local function build_sandbox(vm)
   end
   env.collectgarbage = grants.collectgarbage and real_collectgarbage or sandbox_collectgarbage
   if grants.debug and ORIG.debug then env.debug = copy(ORIG.debug) end
-  if grants.package and ORIG.package then env.package = ORIG.package end
+  -- The package grant: the package library around this VM's own loaded
+  -- table (so package.loaded.os is this env's os), with loadlib and the
+  -- C-module search (native code); never the interpreter's searchers or
+  -- package.loaded, which would load into, or hand out, the real _G's.
+  local loaded = { _G = env }
+  if grants.package and ORIG.package then
+    local real = ORIG.package
+    env.package = {
+      path = real.path, cpath = real.cpath, config = real.config,
+      searchpath = real.searchpath, loadlib = real.loadlib,
+      preload = {}, loaded = loaded,
+    }
+  end
   env.require = make_require(vm)
   if grants.loadfile and ORIG.loadfile then env.loadfile = sandbox_loadfile(vm) end
   if grants.dofile and ORIG.loadfile then
@@ -1017,6 +1133,11 @@ local function build_sandbox(vm)
   end
   if vm.host ~= nil then env.host = vm.host end
   env._G = env
+  -- require("string") etc. return this env's libraries, as in `lua`.
+  for _, lib in ipairs({ "string", "table", "math", "coroutine", "utf8", "bit32", "bit", "os", "io", "debug", "package" }) do
+    if env[lib] ~= nil then loaded[lib] = env[lib] end
+  end
+  vm.loaded = loaded
   return env
 end
 
@@ -1337,6 +1458,7 @@ end
 function VM:reset()
   self.loaded = {}
   if self.sandbox then
+    -- (build_sandbox makes the new env's loaded table.)
     self.env = build_sandbox(self)
   else
     restore(G, self.snap_g)

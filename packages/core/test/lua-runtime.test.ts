@@ -567,10 +567,14 @@ describe.each(FOUND)('driver + runtime under %s', (bin) => {
       expect(count.values).toEqual(['number'])
     })
 
-    it('require only sees mounted modules', async () => {
-      const r = await run('require("os")')
+    it('require only sees mounted modules (and the sandbox env’s own libraries)', async () => {
+      const libs = await run('return require("os") == os, require("os").execute, require("string") == string', {
+        echo: false,
+      })
+      expect(libs.values).toEqual([true, null, true])
+      const r = await run('require("lfs")')
       expect(r.status).toBe('error')
-      expect(r.error?.message).toContain("module 'os' not found (only modules mounted by the host can be required)")
+      expect(r.error?.message).toContain("module 'lfs' not found (only modules mounted by the host can be required)")
     })
 
     it('__gc finalizers are refused', async () => {

@@ -50,13 +50,26 @@ export function createFengariEngine(options: EngineOptions, hooks: EngineHooks):
 class FengariEngine implements LuaEngine {
   readonly kind = 'fengari' as const
   readonly luaVersion: string
-  readonly #L: State
+  #L: State
   readonly #hooks: EngineHooks
-  readonly #refs: { run: number; mount: number; reset: number; info: number }
+  readonly #options: EngineOptions
+  #refs: { run: number; mount: number; info: number }
   #dead: string | undefined
 
   constructor(options: EngineOptions, hooks: EngineHooks) {
     this.#hooks = hooks
+    this.#options = { ...options, modules: { ...options.modules } }
+    const { L, refs } = this.#boot()
+    this.#L = L
+    this.#refs = refs
+    const parsed = JSON.parse(this.#callString(refs.info, []) ?? '{}') as { lua?: string }
+    this.luaVersion = parsed.lua ?? 'Lua 5.3'
+    this.#mountAll()
+  }
+
+  /** A new Lua state with the prelude, runtime and bootstrap loaded. */
+  #boot(): { L: State; refs: { run: number; mount: number; info: number } } {
+    const options = this.#options
     const L = lauxlib.luaL_newstate()
     if (!L) throw new Error('fengari could not create a Lua state')
     this.#L = L
@@ -85,16 +98,17 @@ class FengariEngine implements LuaEngine {
     lua.lua_pushstring(L, to_luastring(options.grants.join(',')))
     this.#call(6, 4, 'bootstrap')
     const info = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
-    const reset = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
+    // The runtime's reset: unused, reset() builds a new state instead.
+    lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
     const mount = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
     const run = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX)
-    this.#refs = { run, mount, reset, info }
     lua.lua_settop(L, 0)
+    return { L, refs: { run, mount, info } }
+  }
 
-    const parsed = JSON.parse(this.#callString(info, []) ?? '{}') as { lua?: string }
-    this.luaVersion = parsed.lua ?? 'Lua 5.3'
-    for (const [name, source] of Object.entries(options.modules)) {
-      const problem = this.mount(name, source)
+  #mountAll(): void {
+    for (const [name, source] of Object.entries(this.#options.modules)) {
+      const problem = this.#callString(this.#refs.mount, [name, source])
       if (problem !== undefined) throw new Error(`module '${name}' does not compile: ${problem}`)
     }
   }
@@ -128,12 +142,28 @@ class FengariEngine implements LuaEngine {
 
   mount(name: string, source: string): string | undefined {
     this.#assertAlive()
-    return this.#callString(this.#refs.mount, [name, source])
+    const problem = this.#callString(this.#refs.mount, [name, source])
+    // Remembered for the state reset() builds.
+    if (problem === undefined) this.#options.modules[name] = source
+    return problem
   }
 
+  /**
+   * A new Lua state replaces the old one (which the JS GC frees): nothing
+   * user code did can survive, by construction. The prelude, runtime and
+   * bootstrap load from this thread's cached bytecode; mounted modules are
+   * mounted again.
+   */
   reset(): void {
     this.#assertAlive()
-    this.#callString(this.#refs.reset, [])
+    try {
+      const { L, refs } = this.#boot()
+      this.#L = L
+      this.#refs = refs
+      this.#mountAll()
+    } catch (error) {
+      throw this.#crashed(error)
+    }
   }
 
   stats(): EngineStats {

@@ -16,6 +16,7 @@ import {
 import { ConversionError } from './values.js'
 import { addTableFunction } from './wasm-table.js'
 import { type HeapAccount, newTracedState } from './wasmoon-heap.js'
+import { capFileWrites, type EmscriptenFS, EngineSnapshot } from './wasmoon-snapshot.js'
 import { LUA_ERRMEM, LUA_OK, type Raw, REGISTRY, rawApi, T_STRING, UPVALUE_1, WasmoonStack } from './wasmoon-stack.js'
 
 // wasmoon 1.16 ships CJS; depending on the loader its exports sit on the
@@ -72,9 +73,15 @@ class WasmoonEngine implements LuaEngine {
   // Registry references of the bootstrap's entry points, as the i64 lua_rawgeti takes.
   #run = 0n
   #mount = 0n
-  #reset = 0n
   #info = 0n
   #dead: string | undefined
+  readonly #fs: EmscriptenFS | undefined
+  /** The engine as it was new (see reset), with what lives beside the memory. */
+  #fresh: { snapshot: EngineSnapshot; used: number; files: number; scratch: readonly [number, number] } | undefined
+  /** User code ran since the snapshot: a mount now must not be folded into it. */
+  #dirty = false
+  /** Modules mounted while dirty: mounted again after the next reset, then snapshotted. */
+  #pending: Array<[string, string]> = []
 
   constructor(lua: LuaWasm, exports: WebAssembly.Exports, options: EngineOptions, hooks: EngineHooks) {
     this.#raw = rawApi(lua.module as unknown as { HEAPU8: Uint8Array; HEAPU32: Uint32Array }, exports)
@@ -87,6 +94,8 @@ class WasmoonEngine implements LuaEngine {
     this.#heap = heap
     this.#stack = new WasmoonStack(this.#raw)
     this.#unlinkDevices(lua)
+    this.#fs = (lua.module as unknown as { FS?: EmscriptenFS }).FS
+    if (this.#fs) capFileWrites(this.#fs, this.#heap)
     const raw = this.#raw
     raw.luaL_openlibs(L)
     this.#loadTrusted(WASMOON_PRELUDE, '=luavm-prelude')
@@ -105,7 +114,8 @@ class WasmoonEngine implements LuaEngine {
     this.#stack.pushString(L, options.grants.join(','))
     this.#call(6, 4, 'bootstrap')
     this.#info = BigInt(raw.luaL_ref(L, REGISTRY))
-    this.#reset = BigInt(raw.luaL_ref(L, REGISTRY))
+    // The runtime's reset: unused, a snapshot resets this engine (see reset).
+    raw.luaL_ref(L, REGISTRY)
     this.#mount = BigInt(raw.luaL_ref(L, REGISTRY))
     this.#run = BigInt(raw.luaL_ref(L, REGISTRY))
     raw.lua_settop(L, 0)
@@ -118,6 +128,12 @@ class WasmoonEngine implements LuaEngine {
     }
     this.#defaultMemoryMax = options.memoryLimitBytes
     this.#heap.max = options.memoryLimitBytes
+    // os.date's first call initialises the C library's time zone and marks
+    // it done on the JS side; done now, both halves are in the snapshot.
+    this.#load('local d, t = os.date, os.time return d("%c"), t()', '=luavm-warm')
+    this.#call(0, 0, 'warm-up')
+    raw.lua_settop(L, 0)
+    this.#takeSnapshot()
   }
 
   exec(request: EngineExecRequest): string {
@@ -126,6 +142,7 @@ class WasmoonEngine implements LuaEngine {
     const L = this.#L
     const base = raw.lua_gettop(L)
     const cap = request.memoryLimitBytes ?? this.#defaultMemoryMax
+    this.#dirty = true
     try {
       this.#heap.max = cap
       raw.lua_rawgeti(L, REGISTRY, this.#run)
@@ -148,6 +165,7 @@ class WasmoonEngine implements LuaEngine {
       if (!this.#dead) {
         raw.lua_settop(L, base)
         this.#heap.max = this.#defaultMemoryMax
+        this.#heap.full = false
       }
     }
   }
@@ -155,18 +173,49 @@ class WasmoonEngine implements LuaEngine {
   mount(name: string, source: string): string | undefined {
     this.#assertAlive()
     try {
-      return this.#callString(this.#mount, [name, source])
+      const problem = this.#callString(this.#mount, [name, source])
+      if (problem === undefined && this.#fresh) {
+        if (this.#dirty) this.#pending.push([name, source])
+        else this.#takeSnapshot()
+      }
+      return problem
     } catch (error) {
       throw this.#crashed(error)
     }
   }
 
+  /**
+   * Back to the engine as it was new (plus the modules mounted since): the
+   * linear memory snapshot taken then is written back, so nothing user
+   * code did can survive — see wasmoon-snapshot.ts. Costs one copy of the
+   * fresh memory (~2 MiB) and of its (near-empty) file tree.
+   */
   reset(): void {
     this.#assertAlive()
+    const fresh = this.#fresh
+    if (!fresh) return
     try {
-      this.#callString(this.#reset, [])
+      fresh.snapshot.restore(this.#raw.HEAPU8)
+      this.#heap.used = fresh.used
+      this.#heap.files = fresh.files
+      this.#heap.full = false
+      this.#heap.max = this.#defaultMemoryMax
+      this.#stack.scratchState = fresh.scratch
+      this.#dirty = false
+      const pending = this.#pending
+      this.#pending = []
+      for (const [name, source] of pending) this.mount(name, source)
     } catch (error) {
       throw this.#crashed(error)
+    }
+  }
+
+  #takeSnapshot(): void {
+    this.#fresh = {
+      snapshot: new EngineSnapshot(this.#raw.HEAPU8, this.#fs),
+      used: this.#heap.used,
+      files: this.#heap.files,
+      scratch: this.#stack.scratchState,
     }
   }
 

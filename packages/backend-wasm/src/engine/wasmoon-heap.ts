@@ -7,6 +7,10 @@ export interface HeapAccount {
   used: number
   /** Growth past this many bytes is refused (Lua then reports "not enough memory"); 0 or undefined: no cap. */
   max: number | undefined
+  /** Bytes the VM's in-memory files hold (the io grant): counted against `max` with the heap. */
+  files: number
+  /** A file write was refused for lack of room: every growth is refused until the execution ends. */
+  full: boolean
 }
 
 /**
@@ -17,7 +21,7 @@ export interface HeapAccount {
  * execution's.
  */
 export function newTracedState(raw: Raw, table: WebAssembly.Table): { L: number; heap: HeapAccount } {
-  const heap: HeapAccount = { used: 0, max: undefined }
+  const heap: HeapAccount = { used: 0, max: undefined, files: 0, full: false }
   const { realloc, free } = raw
   const alloc = (_ud: number, ptr: number, oldSize: number, newSize: number): number => {
     if (newSize === 0) {
@@ -30,7 +34,7 @@ export function newTracedState(raw: Raw, table: WebAssembly.Table): { L: number;
     // With no block yet, oldSize is the kind of object Lua allocates, not a size.
     const used = heap.used + (ptr ? newSize - oldSize : newSize)
     const max = heap.max
-    if (max && newSize > oldSize && used > max) return 0
+    if (newSize > oldSize && ((max && used + heap.files > max) || heap.full)) return 0
     const moved = realloc(ptr, newSize)
     if (moved) heap.used = used
     return moved

@@ -165,6 +165,17 @@ export class WasmoonStack {
     }
   }
 
+  /** Where the scratch buffer is, for a memory snapshot (the buffer is part of it). */
+  get scratchState(): readonly [number, number] {
+    return [this.#scratch, this.#scratchSize]
+  }
+
+  /** Puts back the scratch buffer a restored snapshot holds (a later one was freed with the rest). */
+  set scratchState([at, size]: readonly [number, number]) {
+    this.#scratch = at
+    this.#scratchSize = size
+  }
+
   /** A reusable buffer in wasm memory (the caller copies out of it at once). */
   scratchFor(size: number): number {
     if (size > this.#scratchSize) {
