@@ -47,11 +47,12 @@ log() { echo "build.sh: $*" >&2; }
 
 ensure_tools() {
   local need_update=0
-  if ! command -v emcc >/dev/null || ! emcc --version 2>/dev/null | head -1 | grep -q " $EMCC_VERSION "; then
+  # (No `| head` on emcc: it fails on a closed pipe, and pipefail would see it.)
+  if ! command -v emcc >/dev/null || [[ "$(emcc --version 2>/dev/null)" != *" $EMCC_VERSION "* ]]; then
     need_update=1
   fi
   if ! command -v patch >/dev/null; then need_update=1; fi
-  if ! apt-cache showsrc "$LUA_PKG" 2>/dev/null | grep -x "Version: $LUA_DEB_VERSION" >/dev/null; then
+  if [[ "$(apt-cache showsrc "$LUA_PKG" 2>/dev/null)" != *$'\n'"Version: $LUA_DEB_VERSION"$'\n'* ]]; then
     if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
       log "adding a deb-src entry for Debian's source packages"
       cat > /etc/apt/sources.list.d/luavm-deb-src.sources <<'SRC'
@@ -73,7 +74,8 @@ SRC
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends emscripten patch >&2
   fi
   local v
-  v="$(emcc --version | head -1)"
+  v="$(emcc --version 2>/dev/null)"
+  v="${v%%$'\n'*}"
   case "$v" in
     *" $EMCC_VERSION "*) ;;
     *) log "expected emcc $EMCC_VERSION, found: $v"; exit 1 ;;

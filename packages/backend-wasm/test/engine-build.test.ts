@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { compileLua54 } from '../src/engine/lua54-loader.js'
 import { Lua54State, LuaStatus } from '../src/engine/lua54-state.js'
+import { addTableFunction } from '../src/engine/wasm-table.js'
 
 // The committed lua54.wasm (engine/build.sh), loaded through our own
 // loader: no Emscripten, no glue. The interrupt must stop every kind of
@@ -95,9 +96,15 @@ const RUNAWAYS: Array<[string, string]> = [
   ['numeric for (float)', 'for i = 1, math.huge do end'],
   ['generic for', 'local function it() return 1 end for _ in it do end'],
   ['pcall loop', 'while true do pcall(function() while true do end end) end'],
-  ['xpcall whose handler loops', 'while true do xpcall(function() while true do end end, function() while true do end end) end'],
+  [
+    'xpcall whose handler loops',
+    'while true do xpcall(function() while true do end end, function() while true do end end) end',
+  ],
   ['error caught and retried', 'local function f() local ok = pcall(f) return f() end f()'],
-  ['coroutine loop', 'local co = coroutine.wrap(function() while true do coroutine.yield() end end) while true do co() end'],
+  [
+    'coroutine loop',
+    'local co = coroutine.wrap(function() while true do coroutine.yield() end end) while true do co() end',
+  ],
   [
     'coroutine.resume catching',
     'while true do coroutine.resume(coroutine.create(function() while true do end end)) end',
@@ -107,10 +114,18 @@ const RUNAWAYS: Array<[string, string]> = [
   // Only the comparator's calls tick here: the data is built before the run.
   ['table.sort comparator', 'table.sort(NUMBERS, function(a, b) return a < b end)'],
   ['gsub callback', 'local s = ("x"):rep(2000000) s:gsub(".", function(c) return c end)'],
-  ['gsub callback swallowing the abort', 'local s = ("x"):rep(2000000) s:gsub(".", function() pcall(string.rep, "y", 1) end)'],
+  [
+    'gsub callback swallowing the abort',
+    'local s = ("x"):rep(2000000) s:gsub(".", function() pcall(string.rep, "y", 1) end)',
+  ],
   ['__lt metamethod under table.sort', 'table.sort(OBJECTS)'],
-  ['__close handler that loops', 'do local x <close> = setmetatable({}, {__close = function() while true do end end}) error("e") end'],
+  [
+    '__close handler that loops',
+    'do local x <close> = setmetatable({}, {__close = function() while true do end end}) error("e") end',
+  ],
   ['pattern backtracking', 'return ("a"):rep(100000):find(".-.-.-.-y")'],
+  ['plain find, worst case', 'return ("a"):rep(1 << 22):find(("a"):rep(1 << 20) .. "b", 1, true)'],
+  ['table.move over 2^63 absent elements', 'table.move({}, 1, math.maxinteger - 1, 2)'],
 ]
 
 describe('the interrupt stops runaway Lua and keeps the state', () => {
@@ -146,6 +161,39 @@ describe('the interrupt stops runaway Lua and keeps the state', () => {
   })
 })
 
+describe('C functions the patch touches', () => {
+  it('give the official results', () => {
+    const { state } = newState()
+    const r = state.run(
+      'return #string.rep("", math.maxinteger), #("ab"):rep(3, ","), ("x.y"):find(".", 1, true), ("hello"):find("ll", 1, true), #table.move({1, 2, 3}, 1, 3, 2), ("abc"):gsub("%w", "%0%0")',
+    )
+    expect(r.values).toEqual(['0', '8', '2', '3', '4', 'aabbcc', '3'])
+  })
+})
+
+describe('host functions', () => {
+  it('raise Lua errors through their JS frame (wasm exceptions), which pcall catches', () => {
+    const { state } = newState()
+    const x = state.wasm.exports
+    const fail = addTableFunction(
+      x.__indirect_function_table,
+      (L: number) => {
+        x.lua_pushinteger(L, 7n)
+        return x.lua_error(L)
+      },
+      'ii',
+    )
+    x.lua_pushcclosure(state.L, fail, 0)
+    const name = x.malloc(8)
+    state.wasm.HEAPU8.set(new TextEncoder().encode('fail\0'), name)
+    x.lua_setglobal(state.L, name)
+    x.free(name)
+    expect(state.run('return pcall(fail)').values).toEqual(['false', '7'])
+    expect(state.run('fail()').values).toEqual(['7'])
+    expect(state.run('return 1').values).toEqual(['1'])
+  })
+})
+
 describe('the memory cap', () => {
   it.each([
     ['table growth', 'local t = {} for i = 1, 1e9 do t[i] = i end'],
@@ -154,7 +202,7 @@ describe('the memory cap', () => {
     ['table.concat', 'local t = {} for i = 1, 64 do t[i] = ("y"):rep(1 << 20) end return table.concat(t)'],
   ])('%s ends with LUA_ERRMEM and the state survives', (_name, code) => {
     const { state } = newState(Number.POSITIVE_INFINITY)
-    const cap = 32 * 1024 * 1024
+    const cap = 16 * 1024 * 1024
     state.setMemoryLimit(cap)
     expect(state.run('survivor = "still here"').status).toBe(LuaStatus.OK)
     const r = state.run(code)

@@ -1,0 +1,196 @@
+/**
+ * lua54.wasm (packages/backend-wasm/engine/: Lua 5.4.7 with the interrupt
+ * budget) on the six CPU-bound workloads of the wasm-engine issue, against
+ * raw wasmoon 1.16 (no hook, no runtime: load + pcall + settop) and native
+ * lua5.4, in the same run; plus what a new state costs.
+ *
+ * Times are CPU time of the process doing the work (process.cpuUsage for the
+ * two wasm engines, os.clock inside native lua5.4), so that other work on a
+ * shared machine stretches none of them; the engines run interleaved, round
+ * after round, and each figure is the median of its rounds.
+ *
+ *   node --expose-gc scripts/run-ts.mjs bench/engine.bench.ts
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { LuaFactory } from 'wasmoon'
+import { compileLua54, instantiateLua54 } from '../packages/backend-wasm/src/engine/lua54-loader.js'
+import { Lua54State, LuaStatus } from '../packages/backend-wasm/src/engine/lua54-state.js'
+import { fmt, mdTable, median, ratio, verdict } from './lib/stats.mjs'
+
+const ROUNDS = 7
+/** The interrupt budget the engine runs with: the host checks its deadline every this many ticks. */
+const BUDGET = 10_000
+
+const WORKLOADS: Array<[string, string]> = [
+  ['fib(27)', 'local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end return fib(27)'],
+  [
+    'sieve 2M',
+    'local n, s, c = 2000000, {}, 0 for i = 2, n do s[i] = true end for i = 2, n do if s[i] then c = c + 1 for j = i * i, n, i do s[j] = false end end end return c',
+  ],
+  [
+    'string building',
+    'local t = {} for i = 1, 200000 do t[#t + 1] = "item" .. i .. ";" end local s = table.concat(t) return #s',
+  ],
+  [
+    'sort 200k',
+    'local t, x = {}, 42 for i = 1, 200000 do x = (x * 1103515245 + 12345) % 2147483648 t[i] = x end table.sort(t) return t[1]',
+  ],
+  ['float loop', 'local x = 0.0 for i = 1, 5000000 do x = x + (i * 0.5) / (i + 1.0) end return x'],
+  ['closures', 'local n = 0 for i = 1, 1000000 do local f = function(a) return a + i end n = n + f(1) end return n'],
+]
+
+/** CPU milliseconds `fn` takes in this process. */
+function cpuMs(fn: () => void): number {
+  const before = process.cpuUsage()
+  fn()
+  const d = process.cpuUsage(before)
+  return (d.user + d.system) / 1000
+}
+
+/** Raw wasmoon on its low-level API: load + pcall + settop, no hooks, no runtime. */
+async function rawWasmoon() {
+  const engine = await new LuaFactory().createEngine()
+  const g = engine.global as unknown as {
+    address: number
+    lua: {
+      luaL_loadstring(L: number, s: string): number
+      lua_pcallk(L: number, n: number, r: number, m: number, c: number, k: null): number
+      lua_settop(L: number, i: number): void
+    }
+  }
+  const L = g.address
+  return {
+    run(code: string) {
+      if (g.lua.luaL_loadstring(L, code) !== 0 || g.lua.lua_pcallk(L, 0, 1, 0, 0, null) !== 0)
+        throw new Error('raw wasmoon failed')
+      g.lua.lua_settop(L, 0)
+    },
+    close: () => engine.global.close(),
+  }
+}
+
+/** Native lua5.4 timing the workload itself (os.clock: CPU time), `runs` times in one process. */
+function native(code: string, runs: number): number[] {
+  const script = `local f = assert(load(${JSON.stringify(code)})) f() local out = {} for i = 1, ${runs} do local t = os.clock() f() out[#out+1] = (os.clock() - t) * 1000 end print(table.concat(out, " "))`
+  return execFileSync('lua5.4', ['-'], { input: script, encoding: 'utf8' }).trim().split(' ').map(Number)
+}
+
+const loadBefore = loadavg()
+const module = await compileLua54(
+  readFileSync(join(import.meta.dirname, '..', 'packages', 'backend-wasm', 'engine', 'lua54.wasm')),
+)
+let interrupts = 0
+// The deadline is live: the host reads its clock at every interrupt, as a sandbox would.
+const deadline = { at: Number.POSITIVE_INFINITY }
+const ours = new Lua54State(module, {
+  budget: BUDGET,
+  interrupt: () => {
+    interrupts++
+    return performance.now() < deadline.at
+  },
+})
+const raw = await rawWasmoon()
+
+const rows: string[][] = []
+const vsRaw: number[] = []
+const vsNative: number[] = []
+const rawVsNative: number[] = []
+for (const [name, code] of WORKLOADS) {
+  const times = { ours: [] as number[], raw: [] as number[] }
+  // One warm-up each (tier-up of the wasm code), then interleaved rounds.
+  ours.run(code)
+  raw.run(code)
+  for (let round = 0; round < ROUNDS; round++) {
+    deadline.at = performance.now() + 60_000
+    times.ours.push(
+      cpuMs(() => {
+        const r = ours.run(code)
+        if (r.status !== LuaStatus.OK) throw new Error(`${name}: ${r.values.join(' ')}`)
+      }),
+    )
+    times.raw.push(cpuMs(() => raw.run(code)))
+  }
+  const [o, r, n] = [median(times.ours), median(times.raw), median(native(code, ROUNDS))]
+  vsRaw.push(o / r)
+  vsNative.push(o / n)
+  rawVsNative.push(r / n)
+  rows.push([name, fmt(n), fmt(r), fmt(o), ratio(o, r), ratio(o, n), ratio(r, n), verdict(o / r <= 1.15)])
+}
+const geo = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length)
+rows.push([
+  '**geometric mean**',
+  '',
+  '',
+  '',
+  `${geo(vsRaw).toFixed(2)}×`,
+  `${geo(vsNative).toFixed(2)}×`,
+  `${geo(rawVsNative).toFixed(2)}×`,
+  verdict(geo(vsNative) <= 1.8),
+])
+raw.close()
+
+// A new state: ours in a fresh instance (what one VM costs) and in a warm
+// one; wasmoon's createEngine shares its factory's instance.
+const N = 200
+const fresh: number[] = []
+const warmState: number[] = []
+for (let i = 0; i < N; i++) {
+  let t = performance.now()
+  const s = new Lua54State(module, { budget: BUDGET, interrupt: () => true })
+  fresh.push(performance.now() - t)
+  t = performance.now()
+  const L = s.wasm.exports.luavm_newstate()
+  s.wasm.exports.luaL_openlibs(L)
+  warmState.push(performance.now() - t)
+}
+const instanceOnly: number[] = []
+for (let i = 0; i < N; i++) {
+  const t = performance.now()
+  instantiateLua54(module, { interrupt: () => 1, write: () => undefined })
+  instanceOnly.push(performance.now() - t)
+}
+const factory = new LuaFactory()
+await factory.createEngine()
+const wasmoonState: number[] = []
+for (let i = 0; i < N; i++) {
+  const t = performance.now()
+  const e = await factory.createEngine()
+  wasmoonState.push(performance.now() - t)
+  e.global.close()
+}
+const loadAfter = loadavg()
+
+console.log(`\n### lua54.wasm vs raw wasmoon 1.16 vs native lua5.4 (node ${process.version})\n`)
+console.log(
+  `CPU time, median of ${ROUNDS} interleaved rounds. lua54.wasm runs with the interrupt live: budget ${BUDGET} ticks, the host reads its clock at each interrupt (${interrupts} interrupts in all). Load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after. Goals (issue 15): ≤ 1.15× raw wasmoon on each workload, ≤ 1.8× native as geometric mean.\n`,
+)
+console.log(
+  mdTable(
+    [
+      'workload',
+      'native lua5.4',
+      'raw wasmoon',
+      'lua54.wasm',
+      'vs raw wasmoon',
+      'vs native',
+      'raw wasmoon vs native',
+      '',
+    ],
+    rows,
+  ),
+)
+console.log(`\n### a new state (median of ${N}, wall time)\n`)
+console.log(
+  mdTable(
+    ['what', 'median'],
+    [
+      ['lua54.wasm: new instance + `luavm_newstate` + `luaL_openlibs`', fmt(median(fresh))],
+      ['lua54.wasm: new instance alone', fmt(median(instanceOnly))],
+      ['lua54.wasm: `luavm_newstate` + `luaL_openlibs` in a warm instance', fmt(median(warmState))],
+      ["raw wasmoon: `createEngine()` (state in its factory's shared instance)", fmt(median(wasmoonState))],
+    ],
+  ),
+)
