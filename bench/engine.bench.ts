@@ -6,8 +6,9 @@
  *
  * Times are CPU time of the process doing the work (process.cpuUsage for the
  * two wasm engines, os.clock inside native lua5.4), so that other work on a
- * shared machine stretches none of them; the engines run interleaved, round
- * after round, and each figure is the median of its rounds.
+ * shared machine stretches none of them; the three run interleaved, round
+ * after round (native: a fresh lua5.4 per round, timed after one warm-up
+ * run), and each figure is the median of its rounds.
  *
  *   node --expose-gc scripts/run-ts.mjs bench/engine.bench.ts
  */
@@ -72,10 +73,10 @@ async function rawWasmoon() {
   }
 }
 
-/** Native lua5.4 timing the workload itself (os.clock: CPU time), `runs` times in one process. */
-function native(code: string, runs: number): number[] {
-  const script = `local f = assert(load(${JSON.stringify(code)})) f() local out = {} for i = 1, ${runs} do local t = os.clock() f() out[#out+1] = (os.clock() - t) * 1000 end print(table.concat(out, " "))`
-  return execFileSync('lua5.4', ['-'], { input: script, encoding: 'utf8' }).trim().split(' ').map(Number)
+/** Native lua5.4 timing one run of the workload itself (os.clock: CPU time) after a warm-up run, in a fresh process. */
+function native(code: string): number {
+  const script = `local f = assert(load(${JSON.stringify(code)})) f() local t = os.clock() f() print((os.clock() - t) * 1000)`
+  return Number(execFileSync('lua5.4', ['-'], { input: script, encoding: 'utf8' }).trim())
 }
 
 const loadBefore = loadavg()
@@ -94,26 +95,33 @@ const ours = new Lua54State(module, {
 })
 const raw = await rawWasmoon()
 
+const nativeVersion = execFileSync('lua5.4', ['-v'], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' ')
+let oursMs = 0
+let timedInterrupts = 0
 const rows: string[][] = []
 const vsRaw: number[] = []
 const vsNative: number[] = []
 const rawVsNative: number[] = []
 for (const [name, code] of WORKLOADS) {
-  const times = { ours: [] as number[], raw: [] as number[] }
+  const times = { ours: [] as number[], raw: [] as number[], native: [] as number[] }
   // One warm-up each (tier-up of the wasm code), then interleaved rounds.
   ours.run(code)
   raw.run(code)
   for (let round = 0; round < ROUNDS; round++) {
     deadline.at = performance.now() + 60_000
+    const before = interrupts
     times.ours.push(
       cpuMs(() => {
         const r = ours.run(code)
         if (r.status !== LuaStatus.OK) throw new Error(`${name}: ${r.values.join(' ')}`)
       }),
     )
+    timedInterrupts += interrupts - before
     times.raw.push(cpuMs(() => raw.run(code)))
+    times.native.push(native(code))
   }
-  const [o, r, n] = [median(times.ours), median(times.raw), median(native(code, ROUNDS))]
+  oursMs += times.ours.reduce((a, b) => a + b, 0)
+  const [o, r, n] = [median(times.ours), median(times.raw), median(times.native)]
   vsRaw.push(o / r)
   vsNative.push(o / n)
   rawVsNative.push(r / n)
@@ -131,6 +139,22 @@ rows.push([
   verdict(geo(vsNative) <= 1.8),
 ])
 raw.close()
+
+// Deadline overshoot: how long after its deadline a runaway loop is back in the host.
+const overshoot: Record<string, number[]> = {}
+for (const [name, code] of [
+  ['`while true do end`', 'while true do end'],
+  ['pcall loop', 'while true do pcall(function() while true do end end) end'],
+  ['pattern backtracking', 'return ("a"):rep(100000):find(".-.-.-.-y")'],
+] as const) {
+  overshoot[name] = []
+  for (let i = 0; i < 20; i++) {
+    deadline.at = performance.now() + 20
+    const r = ours.run(code)
+    overshoot[name].push(performance.now() - deadline.at)
+    if (!r.interrupted) throw new Error(`${name} was not interrupted`)
+  }
+}
 
 // A new state: ours in a fresh instance (what one VM costs) and in a warm
 // one; wasmoon's createEngine shares its factory's instance.
@@ -165,7 +189,7 @@ const loadAfter = loadavg()
 
 console.log(`\n### lua54.wasm vs raw wasmoon 1.16 vs native lua5.4 (node ${process.version})\n`)
 console.log(
-  `CPU time, median of ${ROUNDS} interleaved rounds. lua54.wasm runs with the interrupt live: budget ${BUDGET} ticks, the host reads its clock at each interrupt (${interrupts} interrupts in all). Load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after. Goals (issue 15): ≤ 1.15× raw wasmoon on each workload, ≤ 1.8× native as geometric mean.\n`,
+  `CPU time, median of ${ROUNDS} interleaved rounds. lua54.wasm runs with the interrupt live: budget ${BUDGET} ticks, the host reads its clock at each interrupt (one every ${fmt(oursMs / timedInterrupts)} of Lua on average in the timed rounds). Native: Debian's ${nativeVersion}. Load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after. Goals (issue 15): ≤ 1.15× raw wasmoon on each workload, ≤ 1.8× native as geometric mean.\n`,
 )
 console.log(
   mdTable(
@@ -180,6 +204,19 @@ console.log(
       '',
     ],
     rows,
+  ),
+)
+console.log('\n### soft deadline overshoot (20 runs each, deadline 20 ms, wall time)\n')
+console.log(
+  mdTable(
+    ['runaway', 'median', 'max', 'goal', ''],
+    Object.entries(overshoot).map(([name, xs]) => [
+      name,
+      fmt(median(xs)),
+      fmt(Math.max(...xs)),
+      '≤ 1 ms median',
+      verdict(median(xs) <= 1),
+    ]),
   ),
 )
 console.log(`\n### a new state (median of ${N}, wall time)\n`)
