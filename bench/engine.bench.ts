@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { LuaFactory } from 'wasmoon'
 import { compileLua54, instantiateLua54 } from '../packages/backend-wasm/src/engine/lua54-loader.js'
 import { Lua54State, LuaStatus } from '../packages/backend-wasm/src/engine/lua54-state.js'
+import { rawWasmoon } from './lib/raw-wasmoon.js'
 import { fmt, mdTable, median, ratio, verdict } from './lib/stats.mjs'
 
 const ROUNDS = 7
@@ -49,28 +50,6 @@ function cpuMs(fn: () => void): number {
   fn()
   const d = process.cpuUsage(before)
   return (d.user + d.system) / 1000
-}
-
-/** Raw wasmoon on its low-level API: load + pcall + settop, no hooks, no runtime. */
-async function rawWasmoon() {
-  const engine = await new LuaFactory().createEngine()
-  const g = engine.global as unknown as {
-    address: number
-    lua: {
-      luaL_loadstring(L: number, s: string): number
-      lua_pcallk(L: number, n: number, r: number, m: number, c: number, k: null): number
-      lua_settop(L: number, i: number): void
-    }
-  }
-  const L = g.address
-  return {
-    run(code: string) {
-      if (g.lua.luaL_loadstring(L, code) !== 0 || g.lua.lua_pcallk(L, 0, 1, 0, 0, null) !== 0)
-        throw new Error('raw wasmoon failed')
-      g.lua.lua_settop(L, 0)
-    },
-    close: () => engine.global.close(),
-  }
 }
 
 /** Native lua5.4 timing one run of the workload itself (os.clock: CPU time) after a warm-up run, in a fresh process. */

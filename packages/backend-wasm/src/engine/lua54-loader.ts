@@ -8,6 +8,7 @@
  * reports "not there". No `eval`, no fetch, no Node API: it runs in browsers
  * under a CSP that allows `wasm-unsafe-eval`, in workers and in Node.
  */
+import type { Raw } from './wasmoon-stack.js'
 
 /** What the host answers for lua54.wasm. */
 export interface Lua54Host {
@@ -21,54 +22,24 @@ export interface Lua54Host {
   write(fd: 1 | 2, bytes: Uint8Array): void
 }
 
-/** The WebAssembly exports of lua54.wasm (engine/exports.txt), by export name. */
-export interface Lua54Exports {
+/**
+ * The WebAssembly exports of lua54.wasm (engine/exports.txt), by export name:
+ * every function the engine calls today through wasmoon's instance
+ * ({@link Raw}), so `rawApi` and `WasmoonStack` work on it unchanged, plus
+ * what the interrupt and the capped allocator add.
+ */
+export interface Lua54Exports extends Omit<Raw, 'HEAPU8' | 'HEAPU32'> {
   memory: WebAssembly.Memory
   __indirect_function_table: WebAssembly.Table
-  malloc(size: number): number
-  free(ptr: number): void
-  realloc(ptr: number, size: number): number
   luavm_newstate(): number
   luavm_setmemlimit(L: number, cap: number): void
   luavm_memused(L: number): number
   luavm_setbudget(L: number, ticks: number): void
   luavm_interrupted(L: number): number
   luavm_close(L: number): void
-  lua_newstate(alloc: number, ud: number): number
   lua_close(L: number): void
-  luaL_openlibs(L: number): void
-  luaL_loadbufferx(L: number, buf: number, size: number, name: number, mode: number): number
-  luaL_ref(L: number, t: number): number
   luaL_unref(L: number, t: number, ref: number): void
-  luaL_where(L: number, level: number): void
   luaL_traceback(L: number, L1: number, msg: number, level: number): void
-  lua_pcallk(L: number, nargs: number, nresults: number, errfunc: number, ctx: number, k: number): number
-  lua_gettop(L: number): number
-  lua_settop(L: number, idx: number): void
-  lua_absindex(L: number, idx: number): number
-  lua_checkstack(L: number, n: number): number
-  lua_type(L: number, idx: number): number
-  lua_toboolean(L: number, idx: number): number
-  lua_isinteger(L: number, idx: number): number
-  lua_tointegerx(L: number, idx: number, isnum: number): bigint
-  lua_tonumberx(L: number, idx: number, isnum: number): number
-  lua_tolstring(L: number, idx: number, len: number): number
-  lua_topointer(L: number, idx: number): number
-  lua_next(L: number, idx: number): number
-  lua_pushnil(L: number): void
-  lua_pushboolean(L: number, b: number): void
-  lua_pushinteger(L: number, n: bigint): void
-  lua_pushnumber(L: number, n: number): void
-  lua_pushlstring(L: number, s: number, len: number): number
-  lua_pushcclosure(L: number, fn: number, n: number): void
-  lua_createtable(L: number, narr: number, nrec: number): void
-  lua_rawset(L: number, idx: number): void
-  lua_rawseti(L: number, idx: number, n: bigint): void
-  lua_rawgeti(L: number, idx: number, n: bigint): number
-  lua_rotate(L: number, idx: number, n: number): void
-  lua_pushvalue(L: number, idx: number): void
-  lua_concat(L: number, n: number): void
-  lua_error(L: number): number
   lua_getglobal(L: number, name: number): number
   lua_setglobal(L: number, name: number): void
   lua_getfield(L: number, idx: number, name: number): number
