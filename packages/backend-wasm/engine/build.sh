@@ -112,8 +112,10 @@ compile() {
 ensure_tools
 dl="$(mktemp -d)"
 trap 'rm -rf "$dl"' EXIT
-exec 9>/tmp/luavm-lua54-build.lock
+# One build at a time in the fixed build dir (the lock is on this script: nothing left behind).
+exec 9<"${BASH_SOURCE[0]}"
 flock 9
+trap 'rm -rf "$dl" "$BUILD"' EXIT
 fetch_sources "$dl"
 if [ "$mode" = build ]; then
   compile "$dl" "$HERE"
