@@ -128,6 +128,8 @@ else
     log "lua54.wasm matches SHA256SUMS"
   else
     log "lua54.wasm does not match SHA256SUMS: the committed artifact is not what the recipe builds"
+    log "toolchain here (SHA256SUMS was made with emscripten 3.1.6~dfsg-5, clang/lld 1:14.0.6-12, binaryen 108-1):"
+    dpkg-query -W emscripten clang-14 lld-14 binaryen >&2 || true
     exit 1
   fi
 fi
