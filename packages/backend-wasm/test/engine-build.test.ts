@@ -193,6 +193,40 @@ describe('host functions', () => {
   })
 })
 
+describe('a failing host', () => {
+  it('aborts the run when its interrupt throws, and the state survives', () => {
+    let fail = false
+    const state = new Lua54State(module, {
+      budget: 1_000,
+      interrupt: () => {
+        if (fail) throw new Error('host bug')
+        return true
+      },
+    })
+    expect(state.run('x = 1').status).toBe(LuaStatus.OK)
+    fail = true
+    expect(state.run('while true do pcall(function() while true do end end) end').interrupted).toBe(true)
+    fail = false
+    expect(state.run('x = x + 1 return x').values).toEqual(['2'])
+    state.close()
+  })
+
+  it('turns a throwing output sink into a failed write', () => {
+    const state = new Lua54State(module, {
+      budget: 1_000,
+      interrupt: () => true,
+      write: () => {
+        throw new Error('sink gone')
+      },
+    })
+    const r = state.run(
+      'local ok, err = io.write("x") io.stdout:flush() print("y") return ok == nil or ok == io.stdout, 42',
+    )
+    expect(r.status).toBe(LuaStatus.OK)
+    expect(r.values[1]).toBe('42')
+  })
+})
+
 describe('the memory cap', () => {
   it.each([
     ['table growth', 'local t = {} for i = 1, 1e9 do t[i] = i end'],

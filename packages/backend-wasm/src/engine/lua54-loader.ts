@@ -14,8 +14,8 @@ import type { Raw } from './wasmoon-stack.js'
 export interface Lua54Host {
   /**
    * The interrupt budget of state `L` ran out (see engine/interrupt.patch):
-   * return the next budget (> 0) to go on, or 0 to abort the run. Must not
-   * call into Lua.
+   * return the next budget (> 0, at most 2^31 - 1) to go on, or 0 to abort
+   * the run. Must not call into Lua; if it throws, the run is aborted.
    */
   interrupt(L: number): number
   /** Bytes Lua wrote to its stdout (1: `print`, `io.write`) or stderr (2). */
@@ -60,6 +60,7 @@ export interface Lua54 {
 
 // musl/WASI errno values as lua54.wasm's libc knows them.
 const EBADF = 8
+const EIO = 29
 const ENOENT = 44
 const ENOSYS = 52
 const ESPIPE = 70
@@ -92,7 +93,16 @@ export function instantiateLua54(module: WebAssembly.Module, host: Lua54Host): L
     id === 0 ? Date.now() : performance.now()
 
   const env = {
-    luavm_interrupt: (L: number) => host.interrupt(L),
+    // A JS exception must never unwind through Lua's C frames (the state
+    // would be left half-unwound): a failing host aborts the run instead.
+    luavm_interrupt: (L: number) => {
+      try {
+        const next = Math.floor(host.interrupt(L))
+        return next > 0 ? Math.min(next, 0x7fffffff) : 0
+      } catch {
+        return 0
+      }
+    },
     emscripten_notify_memory_growth: () => views(),
     getTempRet0: () => tempRet0,
     setTempRet0: (v: number) => {
@@ -119,7 +129,13 @@ export function instantiateLua54(module: WebAssembly.Module, host: Lua54Host): L
       for (let i = 0; i < count; i++) {
         const p = dv.getUint32(iovs + i * 8, true)
         const n = dv.getUint32(iovs + i * 8 + 4, true)
-        if (n > 0) host.write(fd, u8.slice(p, p + n))
+        if (n > 0) {
+          try {
+            host.write(fd, u8.slice(p, p + n))
+          } catch {
+            return EIO // Lua sees a failed write, as with a broken pipe
+          }
+        }
         total += n
       }
       views()
