@@ -24,7 +24,7 @@ import { fmt, mdTable, median, ratio, verdict } from './lib/stats.mjs'
 
 const ROUNDS = 7
 /** The interrupt budget the engine runs with: the host checks its deadline every this many ticks. */
-const BUDGET = 10_000
+const BUDGET = 1_000
 
 const WORKLOADS: Array<[string, string]> = [
   ['fib(27)', 'local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end return fib(27)'],
