@@ -160,6 +160,29 @@ describe('the interrupt stops runaway Lua and keeps the state', () => {
   })
 })
 
+describe('the debug library', () => {
+  it('keeps its hooks: count, line and call hooks run as in Lua', () => {
+    const { state } = newState()
+    const r = state.run(`
+      local counts, lines, calls = 0, 0, 0
+      debug.sethook(function() counts = counts + 1 end, "", 100)
+      for i = 1, 10000 do end
+      debug.sethook(function(e) if e == "line" then lines = lines + 1 else calls = calls + 1 end end, "lc")
+      local function f() return 1 end
+      f()
+      debug.sethook()
+      return counts >= 100, lines > 0, calls > 0, debug.gethook()`)
+    expect(r.values).toEqual(['true', 'true', 'true', 'nil'])
+  })
+
+  it('cannot hide a runaway loop from the interrupt by hooking it', () => {
+    const { state, host } = newState(2)
+    const r = state.run('debug.sethook(function() end, "l") while true do end')
+    expect(r.interrupted).toBe(true)
+    expect(host.interrupts).toBe(3)
+  })
+})
+
 describe('C functions the patch touches', () => {
   it('give the official results', () => {
     const { state } = newState()
