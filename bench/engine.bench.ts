@@ -20,7 +20,7 @@ import { LuaFactory } from 'wasmoon'
 import { compileLua54, instantiateLua54 } from '../packages/backend-wasm/src/engine/lua54-loader.js'
 import { Lua54State, LuaStatus } from '../packages/backend-wasm/src/engine/lua54-state.js'
 import { rawWasmoon } from './lib/raw-wasmoon.js'
-import { fmt, mdTable, median, ratio, verdict } from './lib/stats.mjs'
+import { fmt, mdTable, median, ratio, timeEach, verdict } from './lib/stats.mjs'
 
 const ROUNDS = 7
 /** The interrupt budget the engine runs with: the host checks its deadline every this many ticks. */
@@ -117,6 +117,13 @@ rows.push([
   `${geo(rawVsNative).toFixed(2)}×`,
   verdict(geo(vsNative) <= 1.8),
 ])
+
+// Warm tiny execution, bare: load + pcall + settop of `return 1+1`, interleaved rounds.
+const tiny = { ours: [] as number[], raw: [] as number[] }
+for (let round = 0; round < 5; round++) {
+  tiny.ours.push(...(await timeEach(2000, () => ours.run('return 1+1'))))
+  tiny.raw.push(...(await timeEach(2000, () => raw.run('return 1+1'))))
+}
 raw.close()
 
 // Deadline overshoot: how long after its deadline a runaway loop is back in the host.
@@ -183,6 +190,20 @@ console.log(
       '',
     ],
     rows,
+  ),
+)
+console.log('\n### warm `return 1+1`: bare load + pcall + settop (median of 10,000, wall time)\n')
+console.log(
+  mdTable(
+    ['engine', 'median', 'against'],
+    [
+      [
+        'lua54.wasm (Lua54State.run: copies the code in, reads the results)',
+        fmt(median(tiny.ours)),
+        ratio(median(tiny.ours), median(tiny.raw)),
+      ],
+      ['raw wasmoon 1.16', fmt(median(tiny.raw)), ''],
+    ],
   ),
 )
 console.log('\n### soft deadline overshoot (20 runs each, deadline 20 ms, wall time)\n')
