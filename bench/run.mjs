@@ -15,6 +15,11 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const benches = [
   { name: 'wasm-cpu', file: 'bench/wasm-cpu.bench.ts', title: 'wasm: against native lua5.4 and raw wasmoon' },
+  {
+    name: 'engine',
+    file: 'bench/engine.bench.ts',
+    title: 'wasm engine: lua54.wasm against raw wasmoon and native lua5.4',
+  },
   { name: 'wasm-costs', file: 'bench/wasm-costs.bench.ts', title: 'wasm and fengari: what a VM costs', text: true },
   {
     name: 'wasm-million',

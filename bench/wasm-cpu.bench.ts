@@ -12,34 +12,12 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createWasmVM } from '@bioxen-luavm/backend-wasm'
-import { LuaFactory } from 'wasmoon'
+import { rawWasmoon } from './lib/raw-wasmoon.js'
 import { fmt, mdTable, median, quantile, ratio, timeEach, verdict } from './lib/stats.mjs'
 
 const root = join(import.meta.dirname, '..')
 const FIB = 'local function fib(n) if n < 2 then return n end return fib(n-1) + fib(n-2) end return fib(30)'
 const CONCAT = 'local t = {} for i = 1, 200000 do t[i] = i end return #table.concat(t, ",")'
-
-/** Raw wasmoon on its low-level API: load + pcall + settop, no hooks, no runtime. */
-async function rawWasmoon() {
-  const engine = await new LuaFactory().createEngine()
-  const g = engine.global as unknown as {
-    address: number
-    lua: {
-      luaL_loadstring(L: number, s: string): number
-      lua_pcallk(L: number, n: number, r: number, m: number, c: number, k: null): number
-      lua_settop(L: number, i: number): void
-    }
-  }
-  const L = g.address
-  return {
-    run(code: string) {
-      if (g.lua.luaL_loadstring(L, code) !== 0 || g.lua.lua_pcallk(L, 0, 1, 0, 0, null) !== 0)
-        throw new Error('raw wasmoon failed')
-      g.lua.lua_settop(L, 0)
-    },
-    close: () => engine.global.close(),
-  }
-}
 
 /** Native lua5.4 timing the workload itself (os.clock around it, best of `runs` in one process). */
 function native(code: string, runs: number): number[] {

@@ -20,6 +20,7 @@ step lint pnpm exec biome check .
 step typecheck pnpm exec tsc -p tsconfig.json --noEmit
 step "lua sources in sync" node scripts/embed-lua.mjs --check
 step "API reference builds from TSDoc (every export documented)" pnpm exec typedoc
+step "lua54.wasm is what its recipe builds" bash packages/backend-wasm/engine/build.sh --check
 
 # Tests write into temp directories only: the checkout must end as it began.
 checkout_before=$(git status --porcelain 2>/dev/null)
