@@ -38,6 +38,7 @@ export type GuestMode =
   | 'ipv4-only' // only `<dev>/ipv4/0`
   | 'ipv6-only' // only `<dev>/ipv6/0`
   | 'empty-then-ip' // metrics first without networks, the IP arrives later
+  | 'no-addresses' // metrics that never list an address (an agent too old for enX0 names)
 
 /** Runtime knobs (mutable during a test). */
 export interface SimKnobs {
@@ -163,6 +164,7 @@ export class XapiSim {
       ...options.knobs,
     }
     this.seeded = seed(this.db, this.knobs.guest.ip, this.knobs.dmc)
+    if (options.host) this.db.update('host', this.seeded.host, { address: options.host })
     for (const address of options.members ?? [])
       this.db.create('host', {
         ...this.db.snapshot('host', this.seeded.host),
@@ -171,7 +173,9 @@ export class XapiSim {
         hostname: address,
         address,
       })
-    for (const role of ROLES)
+    // Built-in roles, plus any other role a test user holds (a role the SDK cannot rank).
+    const custom = Object.values(options.users ?? {}).flatMap((u) => u.roles.filter((r) => !ROLES.includes(r)))
+    for (const role of new Set([...ROLES, ...custom]))
       this.db.create('role', {
         name_label: role,
         name_description: `the ${role} role`,
@@ -362,7 +366,10 @@ export class XapiSim {
     }
     this.#later(vm, delayMs, () => {
       if (!this.db.has('VM', vm) || this.db.get('VM', vm).power_state !== 'Running') return
-      const gm = this.db.create('VM_guest_metrics', guestMetricsFields(mode === 'empty-then-ip' ? {} : networks()))
+      const gm = this.db.create(
+        'VM_guest_metrics',
+        guestMetricsFields(mode === 'empty-then-ip' || mode === 'no-addresses' ? {} : networks()),
+      )
       this.track('VM_guest_metrics', gm)
       this.db.update('VM', vm, { guest_metrics: gm })
       if (mode === 'empty-then-ip') {
