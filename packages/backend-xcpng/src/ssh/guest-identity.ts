@@ -14,8 +14,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  * tell them apart. The guest's own view of its uuid (`path`, by default
  * {@link XEN_GUEST_UUID_PATH}) must equal XAPI's; anything else is refused
  * with a `VMStateError` (`details.reason: 'wrong-guest'`). A guest whose
- * kernel does not expose the file cannot be checked: that is logged as a
- * warning, not refused.
+ * kernel does not expose the file (no Xen support, or not a Xen guest)
+ * cannot be checked: that is logged (info), not refused — a template that
+ * works at all runs the same kernel on every clone, so the check either
+ * always runs or never does.
  */
 export async function verifyGuestIdentity(
   ssh: SshConnection,
@@ -28,7 +30,7 @@ export async function verifyGuestIdentity(
     ...(options.signal ? { signal: options.signal } : {}),
   })
   if (result.code !== 0) {
-    options.logger.warn(
+    options.logger.info(
       `cannot read ${options.path} on the guest, so its identity is not checked; a guest kernel with Xen support shows it (see docs/xcpng.md)`,
       { host: options.host },
     )
