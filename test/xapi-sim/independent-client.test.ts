@@ -170,6 +170,18 @@ async function failure(p: Promise<unknown>): Promise<string[]> {
 
 // ---- the checks --------------------------------------------------------------
 
+/** Destroys a VM and its own disks (not the template's shared ISO). */
+async function destroyWithDisks(vm: string): Promise<void> {
+  const record = (await xapi(sim, 'VM.get_record', [session, vm])) as Record<string, Value>
+  const disks: string[] = []
+  for (const vbd of record.VBDs as string[]) {
+    const r = (await xapi(sim, 'VBD.get_record', [session, vbd])) as Record<string, Value>
+    if (r.type === 'Disk') disks.push(r.VDI as string)
+  }
+  await xapi(sim, 'VM.destroy', [session, vm])
+  for (const vdi of disks) await xapi(sim, 'VDI.destroy', [session, vdi])
+}
+
 let sim: XapiSim
 let session: string
 beforeAll(async () => {
@@ -246,14 +258,7 @@ describe('the simulator, seen by an independent XML-RPC client', () => {
     const vm = (await xapi(sim, 'VM.get_record', [session, clone])) as Record<string, Value>
     const seed = (vm.other_config as Record<string, Value>).mac_seed
     expect(seed).toMatch(/^[0-9a-f-]{36}$/)
-    // Destroy the clone and its own disk (not the template's ISO).
-    const disks: string[] = []
-    for (const vbd of vm.VBDs as string[]) {
-      const r = (await xapi(sim, 'VBD.get_record', [session, vbd])) as Record<string, Value>
-      if (r.type === 'Disk') disks.push(r.VDI as string)
-    }
-    await xapi(sim, 'VM.destroy', [session, clone])
-    for (const vdi of disks) await xapi(sim, 'VDI.destroy', [session, vdi])
+    await destroyWithDisks(clone)
   })
 
   it('answers errors with XAPI shapes', async () => {
@@ -343,14 +348,7 @@ describe('rules a real host (xapi v26.4) enforces', () => {
     const refused = await failure(xapi(sim, 'VIF.create', [session, vif]))
     expect(refused[0]).toBe('INTERNAL_ERROR')
     expect(refused[1]).toMatch(/mac_seed/)
-    const vm = (await xapi(sim, 'VM.get_record', [session, clone])) as Record<string, Value>
-    const disks: string[] = []
-    for (const vbd of vm.VBDs as string[]) {
-      const r = (await xapi(sim, 'VBD.get_record', [session, vbd])) as Record<string, Value>
-      if (r.type === 'Disk') disks.push(r.VDI as string)
-    }
-    await xapi(sim, 'VM.destroy', [session, clone])
-    for (const vdi of disks) await xapi(sim, 'VDI.destroy', [session, vdi])
+    await destroyWithDisks(clone)
   })
 
   it('task.destroy on a pending task is accepted and takes effect when the task completes', async () => {
@@ -363,13 +361,6 @@ describe('rules a real host (xapi v26.4) enforces', () => {
     expect(sim.db.has('task', task)).toBe(false)
     // The clone it made is ours to remove.
     const [clone] = (await xapi(sim, 'VM.get_by_name_label', [session, 'deferred'])) as string[]
-    const rec = (await xapi(sim, 'VM.get_record', [session, clone as string])) as Record<string, Value>
-    const disks: string[] = []
-    for (const vbd of rec.VBDs as string[]) {
-      const r = (await xapi(sim, 'VBD.get_record', [session, vbd])) as Record<string, Value>
-      if (r.type === 'Disk') disks.push(r.VDI as string)
-    }
-    await xapi(sim, 'VM.destroy', [session, clone as string])
-    for (const vdi of disks) await xapi(sim, 'VDI.destroy', [session, vdi])
+    await destroyWithDisks(clone as string)
   })
 })

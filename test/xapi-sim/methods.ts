@@ -36,7 +36,11 @@ export interface CallContext {
 
 const lower = (s: string) => s.toLowerCase()
 
-/** XAPI's built-in roles, weakest first; each holds the permissions of those before it. */
+/**
+ * XAPI's built-in roles, weakest first; each holds the permissions of those
+ * before it. Written out here, not imported from the backend, so the
+ * simulator does not share the client's model of XAPI.
+ */
 export const ROLES: readonly string[] = [
   'read-only',
   'vm-operator',
