@@ -260,7 +260,9 @@ describe('6. the pool master goes down', () => {
 
   it('says so clearly while the members still name the dead master', async () => {
     const master = await startSim({ host: '127.0.0.2', members: ['127.0.0.3'] })
-    const member = await startSim({ host: '127.0.0.3', port: master.port, slaveOf: '127.0.0.2' })
+    const port = master.port
+    const member = await startSim({ host: '127.0.0.3', port, slaveOf: '127.0.0.2' })
+    let back: XapiSim | undefined
     try {
       const s = await open(master.url, master.fingerprint)
       await downed(master)
@@ -268,8 +270,13 @@ describe('6. the pool master goes down', () => {
       expect(error.xapiCode).toBe('POOL_MASTER_UNREACHABLE')
       expect(error.message).toMatch(/pool-emergency-transition-to-master/)
       expect(member.calls).toContain('session.login_with_password')
+      // The master comes back: the same session works again.
+      back = await startSim({ host: '127.0.0.2', port, members: ['127.0.0.3'] })
+      expect(await s.call('pool.get_all')).toEqual([back.seeded.pool])
       await s.logout()
+      expect(back.sessions()).toEqual([])
     } finally {
+      await back?.close()
       await member.close()
       await master.close()
     }

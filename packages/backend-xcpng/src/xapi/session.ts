@@ -201,7 +201,8 @@ export class XapiSession {
         if (!unreachable(error)) throw error
       }
     }
-    this.#transport = base
+    // Later calls try the master again: it may come back.
+    this.#transport = base.forHost(dead)
     throw new XapiError(
       'POOL_MASTER_UNREACHABLE',
       [bare(dead), ...members],
