@@ -11,7 +11,7 @@ import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { connectXapi, OWNER_KEY, type XapiSession, xcpngConfigSchema } from '@bioxen-luavm/backend-xcpng'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Env, SIM_PASSWORD, startEnv } from '../xapi-sim/fixture.js'
+import { type Env, NO_GUEST_UUID, SIM_PASSWORD, startEnv } from '../xapi-sim/fixture.js'
 import {
   bashSyntaxError,
   Doc,
@@ -71,6 +71,8 @@ function writeConfig(dir: string): Record<string, unknown> {
     ssh_host_key: [sshHostKey],
     // The test sshd listens on a free port; fail fast instead of after minutes.
     ssh_port: env.sshd.port,
+    // The test machine is no clone of the template: what it shows (if it is a Xen guest) is not the clone's uuid.
+    guest_uuid_path: NO_GUEST_UUID,
     boot_timeout_ms: 20_000,
     start_timeout_ms: 60_000,
   }
