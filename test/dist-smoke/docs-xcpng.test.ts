@@ -6,12 +6,12 @@
  * that only make sense on an XCP-ng host or inside a guest are labelled
  * (```sh host, ```sh guest) and syntax-checked.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import { connectXapi, OWNER_KEY, type XapiSession, xcpngConfigSchema } from '@bioxen-luavm/backend-xcpng'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Env, SIM_PASSWORD, startEnv } from '../xapi-sim/fixture.js'
+import { type Env, NO_GUEST_UUID, SIM_PASSWORD, startEnv } from '../xapi-sim/fixture.js'
 import {
   bashSyntaxError,
   Doc,
@@ -27,6 +27,8 @@ const doc = new Doc('xcpng.md')
 const hostFingerprintBlock = doc.take('sh host', 'xapi-ssl.pem')
 const remoteFingerprintBlock = doc.take('sh', 'openssl s_client')
 const hostKeyBlock = doc.take('sh guest', 'ssh-keygen -lf')
+const keygenBlock = doc.take('sh', 'ssh-keygen -q')
+const firstRunBlock = doc.take('sh', 'run --backend xcpng')
 const configBlock = doc.take('json', '"xapi_url"')
 const usageBlock = doc.take('ts', "registry.create('xcpng'")
 const orphansBlock = doc.take('ts', 'reapOrphans(')
@@ -69,6 +71,8 @@ function writeConfig(dir: string): Record<string, unknown> {
     ssh_host_key: [sshHostKey],
     // The test sshd listens on a free port; fail fast instead of after minutes.
     ssh_port: env.sshd.port,
+    // The test machine is no clone of the template: what it shows (if it is a Xen guest) is not the clone's uuid.
+    guest_uuid_path: NO_GUEST_UUID,
     boot_timeout_ms: 20_000,
     start_timeout_ms: 60_000,
   }
@@ -147,6 +151,33 @@ describe('docs/xcpng.md', () => {
     expect(env.sim.leaks()).toEqual([])
     expect(env.sim.sessions()).toEqual([])
     expect(await env.sshd.userProcesses()).toEqual([])
+  })
+
+  it('first run: the key command makes a key, and check + run work with the example config', async () => {
+    expect(xapiFingerprint).not.toBe('')
+    const dir = sandbox.home('first-run')
+    const keygen = await runShell(keygenBlock.code, { cwd: dir, env: sandbox.env(dir) })
+    expect(keygen.failure, keygen.stderr).toBeUndefined()
+    expect(readFileSync(join(dir, '.ssh', 'id_ed25519.pub'), 'utf8')).toMatch(/^ssh-ed25519 /)
+    // The template's authorized_keys holds the test sshd's client key: that is the key to log in with.
+    copyFileSync(env.sshd.privateKeyPath, join(dir, '.ssh', 'id_ed25519'))
+    writeConfig(dir)
+    const r = await runShell(firstRunBlock.code, {
+      cwd: dir,
+      env: sandbox.env(dir, { XCPNG_PASSWORD: SIM_PASSWORD }),
+      timeoutMs: 120_000,
+    })
+    expect(r.failure, r.stderr).toBeUndefined()
+    const [check, run] = r.lines
+    expect(check?.stdout).toBe(
+      "connected to pool 'sim-pool' (TLS verified, logged in and out)\ntemplate 'debian-lua': found\n",
+    )
+    expect(run?.stdout).toBe('hello from Lua 5.4\n')
+    expect(run?.stderr).toBe('')
+    expect(r.stdout + r.stderr).not.toContain(SIM_PASSWORD)
+    // The clone was destroyed when the command ended.
+    expect(env.sim.leaks()).toEqual([])
+    expect(env.sim.sessions()).toEqual([])
   })
 
   it('Orphans: the reaper lists, then removes, only VMs whose owner is gone', async () => {

@@ -38,6 +38,8 @@ export const CLASSES = [
   'host',
   'task',
   'session',
+  'subject',
+  'role',
 ] as const
 export type SimClass = (typeof CLASSES)[number]
 

@@ -197,7 +197,7 @@ describe('start unwinds on every failure', () => {
   })
 
   it('a junk reply: PROTOCOL_ERROR', async () => {
-    sim.inject('VM.set_is_a_template', { kind: 'junk' }, 10)
+    sim.inject('VM.add_tags', { kind: 'junk' }, 10)
     const error = await startFails()
     expect((error as XapiError).xapiCode).toBe('PROTOCOL_ERROR')
     expect(sim.leaks()).toEqual([])

@@ -12,6 +12,13 @@ import { XapiSim, type XapiSimOptions } from './server.js'
 
 export const SIM_PASSWORD = 'sim-password-9f8e7d'
 
+/**
+ * The test sshd's machine is no Xen guest, so by default there is nothing
+ * that shows a VM uuid: the backend warns and skips the identity check.
+ * Tests of that check point `guest_uuid_path` at `knobs.guest.uuidFile`.
+ */
+export const NO_GUEST_UUID = '/nonexistent/bioxen-sim/hypervisor-uuid'
+
 /** A backend config pointing at `sim` and `sshd`. */
 export function simConfig(
   sim: XapiSim,
@@ -24,6 +31,7 @@ export function simConfig(
     ssh_private_key: sshd.privateKey,
     ssh_port: sshd.port,
     ssh_host_key: [sshd.hostKeyFingerprint],
+    guest_uuid_path: NO_GUEST_UUID,
     boot_timeout_ms: 20_000,
     start_timeout_ms: 60_000,
     shutdown_timeout_ms: 5_000,

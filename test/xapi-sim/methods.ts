@@ -4,8 +4,9 @@
  * (`get_all`, `get_record`, `get_by_uuid`, `get_by_name_label`,
  * `get_<field>`) are generic and live in server.ts.
  */
+import { createHash, randomUUID } from 'node:crypto'
 import { NULL_REF, type SimClass, SimFailure, type SimRecord } from './db.js'
-import { attachVbd, randomMac, vdiFields, vifFields } from './seed.js'
+import { attachVbd, vdiFields, vifFields } from './seed.js'
 import type { XapiSim } from './server.js'
 import { i64, type SimValue } from './wire.js'
 
@@ -35,6 +36,55 @@ export interface CallContext {
 
 const lower = (s: string) => s.toLowerCase()
 
+/**
+ * XAPI's built-in roles, weakest first; each holds the permissions of those
+ * before it. Written out here, not imported from the backend, so the
+ * simulator does not share the client's model of XAPI.
+ */
+export const ROLES: readonly string[] = [
+  'read-only',
+  'vm-operator',
+  'vm-admin',
+  'vm-power-admin',
+  'pool-operator',
+  'pool-admin',
+]
+
+/**
+ * The weakest role allowed to call each method the backend uses that
+ * changes something (datamodel_vm.ml's `allowed_roles`); reads are open to
+ * read-only. Only these are checked.
+ */
+export const ROLE_OF: Readonly<Record<string, string>> = {
+  'VM.clone': 'vm-admin',
+  'VM.copy': 'vm-admin',
+  'VM.provision': 'vm-admin',
+  'VM.destroy': 'vm-admin',
+  'VM.add_to_other_config': 'vm-admin',
+  'VM.remove_from_other_config': 'vm-admin',
+  'VM.set_name_description': 'vm-admin',
+  'VM.add_tags': 'vm-admin',
+  'VM.set_VCPUs_max': 'vm-admin',
+  'VM.set_VCPUs_at_startup': 'vm-admin',
+  'VM.set_memory_limits': 'vm-power-admin',
+  'VM.set_memory': 'vm-power-admin',
+  'VM.set_memory_static_max': 'vm-power-admin',
+  'VM.set_memory_dynamic_range': 'vm-power-admin',
+  'VM.start': 'vm-operator',
+  'VM.clean_shutdown': 'vm-operator',
+  'VM.hard_shutdown': 'vm-operator',
+  'VM.shutdown': 'vm-operator',
+  'VIF.create': 'vm-admin',
+  'VIF.destroy': 'vm-admin',
+  'VDI.destroy': 'vm-admin',
+}
+
+/** The MAC XAPI derives for VIF `device` from a VM's `other_config:mac_seed` (locally administered). */
+function macFromSeed(seed: string, device: string): string {
+  const h = createHash('sha256').update(`${seed}/${device}`).digest()
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':')
+}
+
 function vm(sim: XapiSim, ref: unknown): SimRecord {
   return sim.db.get('VM', String(ref))
 }
@@ -60,6 +110,7 @@ function cloneVm(sim: XapiSim, src: string, name: string, sr: string | undefined
   const other = { ...(fields.other_config as Record<string, string>) }
   delete other.default_template
   other.base_template_name = String(s.name_label)
+  other.mac_seed = randomUUID()
   const ref = sim.db.create('VM', {
     ...fields,
     name_label: name,
@@ -100,7 +151,9 @@ function cloneVm(sim: XapiSim, src: string, name: string, sr: string | undefined
   }
   for (const vifRef of s.VIFs as string[]) {
     const { uuid: _v, ...v } = sim.db.snapshot('VIF', vifRef)
-    const nvif = sim.db.create('VIF', { ...v, VM: ref, MAC: randomMac(), currently_attached: false })
+    // Clones get a new mac_seed, and their VIFs MACs derived from it.
+    const mac = macFromSeed(other.mac_seed, String(v.device))
+    const nvif = sim.db.create('VIF', { ...v, VM: ref, MAC: mac, currently_attached: false })
     sim.track('VIF', nvif)
     sim.db.link('VM', ref, 'VIFs', nvif)
     sim.db.link('network', String(v.network), 'VIFs', nvif)
@@ -120,7 +173,9 @@ function halt(sim: XapiSim, ref: string): void {
 
 function memoryCheck(sim: XapiSim, smin: bigint, smax: bigint, dmin: bigint, dmax: bigint): void {
   if (!(smin <= dmin && dmin <= dmax && dmax <= smax)) throw new SimFailure(['MEMORY_CONSTRAINT_VIOLATION_ORDER'])
-  if (!sim.knobs.dmc && !(dmin === dmax && dmax === smax))
+  const restricted =
+    (sim.db.get('pool', sim.seeded.pool).restrictions as Record<string, string>).restrict_dmc === 'true'
+  if (restricted && !(dmin === dmax && dmax === smax))
     throw new SimFailure(['MEMORY_CONSTRAINT_VIOLATION_MAXPIN', 'DMC disabled'])
 }
 
@@ -162,6 +217,21 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     session: false,
     run: (sim, [user, pass, _v, originator]) => sim.login(String(user), String(pass), String(originator ?? '')),
   },
+  'session.get_subject': {
+    params: ['string'],
+    run: (sim, [self]) => String(sim.db.get('session', String(self)).subject),
+  },
+  'session.get_is_local_superuser': {
+    params: ['string'],
+    run: (sim, [self]) => Boolean(sim.db.get('session', String(self)).is_local_superuser),
+  },
+  'host.get_servertime': {
+    params: ['string'],
+    run: (sim, [host]) => {
+      sim.db.get('host', String(host))
+      return new Date()
+    },
+  },
   'session.logout': {
     params: [],
     run: (sim, _a, call) => {
@@ -191,6 +261,7 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     async: true,
     run: (sim, [ref]) => {
       const r = vm(sim, ref)
+      if (!r.is_a_template) throw new SimFailure(['PROVISION_ONLY_ALLOWED_ON_TEMPLATE'])
       if (r.power_state !== 'Halted') throw badPower(String(ref), 'halted', String(r.power_state))
       sim.db.update('VM', String(ref), { is_a_template: false })
       const other = { ...(r.other_config as Record<string, string>) }
@@ -354,6 +425,10 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
       if (r.is_a_template) throw new SimFailure(['VM_IS_TEMPLATE', String(ref), 'start'])
       if (r.power_state !== 'Halted') throw badPower(String(ref), 'halted', String(r.power_state))
       if (int64(r, 'VCPUs_at_startup') < 1n) throw new SimFailure(['VM_NO_VCPUS', String(ref)])
+      const perSocket = (r.platform as Record<string, string>)['cores-per-socket']
+      if (perSocket !== undefined && int64(r, 'VCPUs_max') % BigInt(perSocket) !== 0n) {
+        throw new SimFailure(['VCPU_MAX_NOT_CORES_PER_SOCKET_MULTIPLE', String(int64(r, 'VCPUs_max')), perSocket])
+      }
       const needed = int64(r, 'memory_static_max')
       if (needed > sim.knobs.hostFreeMemory) {
         throw new SimFailure(['HOST_NOT_ENOUGH_FREE_MEMORY', String(needed), String(sim.knobs.hostFreeMemory)])
@@ -369,6 +444,7 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
         domid: i64(sim.nextDomid()),
         resident_on: sim.seeded.host,
       })
+      sim.presentIdentity(String(ref))
       sim.scheduleGuestAgent(String(ref))
       return ''
     },
@@ -443,7 +519,6 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
         'network',
         'VM',
         'MAC',
-        'MTU',
         'other_config',
         'qos_algorithm_type',
         'qos_algorithm_params',
@@ -459,8 +534,12 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
       for (const v of r.VIFs as string[])
         if (sim.db.get('VIF', v).device === device) throw new SimFailure(['DEVICE_ALREADY_EXISTS', device])
       let mac = String(rec.MAC)
-      if (mac === '') mac = randomMac()
-      else if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new SimFailure(['MAC_INVALID', mac])
+      if (mac === '') {
+        const seed = (r.other_config as Record<string, string>).mac_seed
+        if (!seed)
+          throw new SimFailure(['INTERNAL_ERROR', `VM ${r.uuid} has no other_config:mac_seed to derive a MAC from`])
+        mac = macFromSeed(seed, String(rec.device))
+      } else if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new SimFailure(['MAC_INVALID', mac])
       const ref = sim.db.create(
         'VIF',
         vifFields({
@@ -468,7 +547,8 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
           network: net,
           device,
           MAC: mac,
-          MTU: i64(BigInt(String(rec.MTU))),
+          // xapi v26.4 takes the MTU from the network and ignores the VIF's.
+          MTU: sim.db.get('network', net).MTU as SimValue,
           other_config: (rec.other_config ?? {}) as Record<string, string>,
           currently_attached: false,
         }),
@@ -527,9 +607,9 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     params: ['string'],
     run: (sim, [ref]) => {
       const t = sim.db.get('task', String(ref))
-      if (t.status === 'pending' || t.status === 'cancelling')
-        throw new SimFailure(['OPERATION_NOT_ALLOWED', 'the task is still running'])
-      sim.db.destroy('task', String(ref))
+      // xapi v26.4 defers destroying a running task until it completes.
+      if (t.status === 'pending' || t.status === 'cancelling') sim.destroyWhenDone.add(String(ref))
+      else sim.db.destroy('task', String(ref))
       return ''
     },
   },

@@ -4,9 +4,9 @@
  * networks, dom0, a custom template with a disk, a CD and a VIF, a stock
  * template with `disks` XML, and a running VM to attach to.
  */
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { NULL_REF, type SimDb } from './db.js'
-import { i64, type SimValue } from './wire.js'
+import { f64, i64, type SimValue } from './wire.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -21,18 +21,65 @@ export function vmFields(overrides: Record<string, SimValue>): Record<string, Si
     is_default_template: false,
     is_control_domain: false,
     is_a_snapshot: false,
+    user_version: i64(1),
     other_config: {},
     tags: [],
     blocked_operations: {},
-    platform: {},
-    HVM_boot_params: {},
+    // What `xe vm-install` leaves on an HVM guest (xapi v26.4).
+    platform: {
+      timeoffset: '0',
+      'device-model': 'qemu-upstream-compat',
+      viridian: 'false',
+      acpi: '1',
+      apic: 'true',
+      pae: 'true',
+      nx: 'true',
+      hpet: 'true',
+    },
+    HVM_boot_policy: 'BIOS order',
+    HVM_boot_params: { order: 'cd' },
+    HVM_shadow_multiplier: f64(1),
     PV_args: '',
+    PV_bootloader: '',
+    PV_kernel: '',
+    domain_type: 'hvm',
+    actions_after_shutdown: 'destroy',
+    actions_after_reboot: 'restart',
+    actions_after_crash: 'restart',
+    memory_overhead: i64(11 * MiB),
+    memory_target: i64(0),
     memory_static_min: i64(512 * MiB),
     memory_static_max: i64(1 * GiB),
     memory_dynamic_min: i64(1 * GiB),
     memory_dynamic_max: i64(1 * GiB),
+    VCPUs_params: {},
     VCPUs_max: i64(1),
     VCPUs_at_startup: i64(1),
+    affinity: NULL_REF,
+    xenstore_data: {},
+    recommendations: '',
+    has_vendor_device: false,
+    ha_restart_priority: '',
+    ha_always_run: false,
+    start_delay: i64(0),
+    shutdown_delay: i64(0),
+    order: i64(0),
+    hardware_platform_version: i64(0),
+    version: i64(0),
+    generation_id: '',
+    is_snapshot_from_vmpp: false,
+    snapshot_of: NULL_REF,
+    parent: NULL_REF,
+    children: [],
+    consoles: [],
+    crash_dumps: [],
+    VTPMs: [],
+    VUSBs: [],
+    attached_PCIs: [],
+    blobs: {},
+    bios_strings: {},
+    last_boot_CPU_flags: {},
+    last_booted_record: '',
     VBDs: [],
     VIFs: [],
     snapshots: [],
@@ -104,6 +151,81 @@ export function randomMac(): string {
   return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`
 }
 
+/** A pool record with the fields xapi v26.4 serves; `dmc` says whether dynamic memory control is licensed. */
+export function poolFields(overrides: Record<string, SimValue>, dmc: boolean): Record<string, SimValue> {
+  return {
+    name_label: 'sim-pool',
+    name_description: '',
+    master: NULL_REF,
+    default_SR: NULL_REF,
+    suspend_image_SR: NULL_REF,
+    crash_dump_SR: NULL_REF,
+    other_config: {},
+    tags: [],
+    gui_config: {},
+    health_check_config: {},
+    ha_enabled: false,
+    ha_configuration: {},
+    ha_statefiles: [],
+    ha_host_failures_to_tolerate: i64(0),
+    ha_plan_exists_for: i64(0),
+    ha_allow_overcommit: false,
+    ha_overcommitted: false,
+    blobs: {},
+    wlb_url: '',
+    wlb_enabled: false,
+    redo_log_enabled: false,
+    restrictions: restrictions(dmc),
+    cpu_info: { cpu_count: '8', socket_count: '1', vendor: 'GenuineIntel', features_hvm: '', features_pv: '' },
+    policy_no_vendor_device: false,
+    live_patching_disabled: false,
+    igmp_snooping_enabled: false,
+    is_psr_pending: false,
+    tls_verification_enabled: true,
+    migration_compression: false,
+    coordinator_bias: true,
+    ...overrides,
+  }
+}
+
+/** `pool.restrictions` as a licence writes them; XCP-ng lifts them all, a restricted pool sets `restrict_dmc`. */
+export function restrictions(dmc: boolean): Record<string, string> {
+  return {
+    restrict_dmc: dmc ? 'false' : 'true',
+    restrict_vswitch_controller: 'false',
+    restrict_lab: 'false',
+    restrict_rbac: 'false',
+    restrict_pool_size: 'false',
+    restrict_cpu_masking: 'false',
+    enable_xha: 'true',
+  }
+}
+
+function hostExtras(): Record<string, SimValue> {
+  return {
+    hostname: 'xcp-sim',
+    enabled: true,
+    API_version_vendor: 'XenSource',
+    memory_overhead: i64(1200 * MiB),
+    cpu_info: {
+      cpu_count: '8',
+      socket_count: '1',
+      vendor: 'GenuineIntel',
+      speed: '2400.000',
+      modelname: 'Simulated CPU',
+      family: '6',
+      model: '85',
+      stepping: '4',
+      flags: 'fpu de tsc msr pae',
+      features_pv: '',
+      features_hvm: '',
+    },
+    other_config: {},
+    tags: [],
+    resident_VMs: [],
+  }
+}
+
 /** Refs of the seeded objects. */
 export interface Seeded {
   host: string
@@ -125,13 +247,14 @@ export interface Seeded {
 }
 
 /** Creates the standard objects. `guestIp` is what guest metrics report. */
-export function seed(db: SimDb, guestIp: string): Seeded {
+export function seed(db: SimDb, guestIp: string, dmc: boolean): Seeded {
   const host = db.create('host', {
     name_label: 'xcp-sim',
     address: '127.0.0.1',
     API_version_major: i64(2),
     API_version_minor: i64(21),
-    software_version: { product_brand: 'XCP-ng', product_version: '8.3.0' },
+    software_version: { product_brand: 'XCP-ng', product_version: '8.3.0', xapi: '26.4' },
+    ...hostExtras(),
   })
   const localSr = db.create('SR', {
     name_label: 'Local storage',
@@ -160,7 +283,7 @@ export function seed(db: SimDb, guestIp: string): Seeded {
     physical_size: i64(100 * GiB),
     physical_utilisation: i64(10 * GiB),
   })
-  const pool = db.create('pool', { name_label: 'sim-pool', master: host, default_SR: localSr, other_config: {} })
+  const pool = db.create('pool', poolFields({ master: host, default_SR: localSr }, dmc))
   const network = db.create('network', {
     name_label: 'Pool-wide network associated with eth0',
     bridge: 'xenbr0',
@@ -195,6 +318,7 @@ export function seed(db: SimDb, guestIp: string): Seeded {
       name_label: 'debian-lua',
       name_description: 'Debian 12 with lua5.4, luarocks, guest tools',
       is_a_template: true,
+      other_config: { mac_seed: randomUUID() },
     }),
   )
   const templateDisk = db.create('VDI', vdiFields({ name_label: 'debian-lua disk', SR: localSr }))
@@ -227,6 +351,7 @@ export function seed(db: SimDb, guestIp: string): Seeded {
     'VM',
     vmFields({
       name_label: 'lab-runner',
+      other_config: { mac_seed: randomUUID() },
       power_state: 'Running',
       domid: i64(7),
       resident_on: host,

@@ -5,14 +5,18 @@
  * fault injection, and a `leaks()` oracle listing what a client created and
  * did not clean up. Test code only; never shipped.
  */
+
+import { randomUUID } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import type http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { type SimCertificate, simCertificate } from './cert.js'
 import { CLASSES, NULL_REF, SimDb, type SimEvent, SimFailure, type SimRecord } from './db.js'
-import { type CallContext, METHODS, type MethodSpec, type ParamType } from './methods.js'
+import { type CallContext, METHODS, type MethodSpec, type ParamType, ROLE_OF, ROLES } from './methods.js'
 import { guestMetricsFields, type Seeded, seed } from './seed.js'
 import {
+  encodeBare,
   encodeFailure,
   encodeSuccess,
   encodeValue,
@@ -34,10 +38,15 @@ export type GuestMode =
   | 'ipv4-only' // only `<dev>/ipv4/0`
   | 'ipv6-only' // only `<dev>/ipv6/0`
   | 'empty-then-ip' // metrics first without networks, the IP arrives later
+  | 'no-addresses' // metrics that never list an address (an agent too old for enX0 names)
 
 /** Runtime knobs (mutable during a test). */
 export interface SimKnobs {
-  /** Dynamic memory control; without it memory must be pinned (XCP-ng default here). */
+  /**
+   * Dynamic memory control at start (XCP-ng pools have it; a pool whose
+   * licence sets `restrictions.restrict_dmc` does not, and then memory must
+   * be pinned). The pool record's `restrictions` carry it from then on.
+   */
   dmc: boolean
   hostFreeMemory: bigint
   cleanShutdown: 'ok' | 'hang' | 'lacks-feature' | 'timeout'
@@ -45,7 +54,21 @@ export interface SimKnobs {
   vdiInUseOnce: number
   /** Reject `<int>` where a float is expected (old ocaml-rpc). */
   strictFloats: boolean
-  guest: { mode: GuestMode; delayMs: number; ip: string; ipv6: string }
+  guest: {
+    mode: GuestMode
+    delayMs: number
+    ip: string
+    /** IPv6 addresses the agent reports, in order (`<dev>/ipv6/<i>`): link-local first, as real guests do. */
+    ipv6: string[]
+    /**
+     * Stands in for the guest kernel's `/sys/hypervisor/uuid`: on every
+     * VM.start the simulator writes the VM's uuid (or, with `identity:
+     * 'other'`, another VM's) to this file, which the test sshd's "guest"
+     * then shows to the backend (`guest_uuid_path`).
+     */
+    uuidFile?: string | undefined
+    identity: 'self' | 'other'
+  }
   /** Default duration of Async tasks. */
   taskLatencyMs: number
   /** The first session to exceed this many calls expires (SESSION_INVALID); then the knob clears. */
@@ -78,6 +101,10 @@ export interface XapiSimOptions {
   password?: string
   /** Act as a pool member: every login and call answers HOST_IS_SLAVE [this]. */
   slaveOf?: string
+  /** Extra pool members (their addresses), listed in `host` records for failover. */
+  members?: string[]
+  /** RBAC users besides root: password and role names (`vm-admin`, `vm-power-admin`, …). */
+  users?: Record<string, { password: string; roles: string[] }>
   cert?: SimCertificate
   knobs?: Partial<SimKnobs>
 }
@@ -95,8 +122,6 @@ function reset(socket: Socket): void {
     socket.destroy()
   }
 }
-
-const CLASS_BY_LOWER = new Map<string, string>(CLASSES.map((c) => [c.toLowerCase(), c]))
 
 /** A running simulator. */
 export class XapiSim {
@@ -133,12 +158,30 @@ export class XapiSim {
       cleanShutdown: 'ok',
       vdiInUseOnce: 0,
       strictFloats: false,
-      guest: { mode: 'normal', delayMs: 30, ip: '127.0.0.1', ipv6: 'fe80::1' },
+      guest: { mode: 'normal', delayMs: 30, ip: '127.0.0.1', ipv6: ['fe80::1'], identity: 'self' },
       taskLatencyMs: 5,
       sessionCallLimit: undefined,
       ...options.knobs,
     }
-    this.seeded = seed(this.db, this.knobs.guest.ip)
+    this.seeded = seed(this.db, this.knobs.guest.ip, this.knobs.dmc)
+    if (options.host) this.db.update('host', this.seeded.host, { address: options.host })
+    for (const address of options.members ?? [])
+      this.db.create('host', {
+        ...this.db.snapshot('host', this.seeded.host),
+        uuid: randomUUID(),
+        name_label: address,
+        hostname: address,
+        address,
+      })
+    // Built-in roles, plus any other role a test user holds (a role the SDK cannot rank).
+    const custom = Object.values(options.users ?? {}).flatMap((u) => u.roles.filter((r) => !ROLES.includes(r)))
+    for (const role of new Set([...ROLES, ...custom]))
+      this.db.create('role', {
+        name_label: role,
+        name_description: `the ${role} role`,
+        subroles: [],
+        is_internal: false,
+      })
     this.agentVms.add(this.seeded.template)
     this.agentVms.add(this.seeded.existingVm)
     this.#seededRefs = []
@@ -229,17 +272,65 @@ export class XapiSim {
   /** Records and returns a login. */
   login(user: string, password: string, originator: string): string {
     if (this.#options.slaveOf) throw new SimFailure(['HOST_IS_SLAVE', this.#options.slaveOf])
-    if (user !== (this.#options.username ?? 'root') || password !== (this.#options.password ?? 'sim-password')) {
+    const rbac = this.#options.users?.[user]
+    let subject = NULL_REF
+    if (rbac && rbac.password === password) {
+      const roles = [...this.db.table('role')]
+        .filter(([, r]) => rbac.roles.includes(String(r.name_label)))
+        .map(([ref]) => ref)
+      subject = this.db.create('subject', {
+        subject_identifier: `S-sim-${user}`,
+        other_config: { subject_name: user },
+        roles,
+      })
+      this.track('subject', subject)
+      this.#delivered.add(subject)
+    } else if (user !== (this.#options.username ?? 'root') || password !== (this.#options.password ?? 'sim-password')) {
       throw new SimFailure(['SESSION_AUTHENTICATION_FAILED', user, 'Authentication failure'])
     }
-    const ref = this.db.create('session', { this_host: this.seeded.host, originator, last_active: new Date() })
+    const ref = this.db.create('session', {
+      this_host: this.seeded.host,
+      this_user: NULL_REF,
+      originator,
+      last_active: new Date(),
+      subject,
+      is_local_superuser: subject === NULL_REF,
+      auth_user_name: user,
+    })
     this.track('session', ref)
     return ref
   }
 
   logout(ref: string): void {
-    if (this.db.has('session', ref)) this.db.destroy('session', ref)
+    if (!this.db.has('session', ref)) return
+    const subject = String(this.db.get('session', ref).subject)
+    this.db.destroy('session', ref)
+    if (this.db.has('subject', subject)) this.db.destroy('subject', subject)
   }
+
+  /** RBAC: `RBAC_PERMISSION_DENIED` unless the session's roles include `role` or a stronger one. */
+  checkRole(session: string, method: string, role: string): void {
+    const subject = String(this.db.get('session', session).subject)
+    if (subject === NULL_REF) return
+    const held = (this.db.get('subject', subject).roles as string[]).map((r) =>
+      String(this.db.get('role', r).name_label),
+    )
+    const best = Math.max(-1, ...held.map((r) => ROLES.indexOf(r)))
+    if (best < ROLES.indexOf(role)) {
+      throw new SimFailure(['RBAC_PERMISSION_DENIED', method.toLowerCase(), 'No permission in user session'])
+    }
+  }
+
+  /** Writes what the booted VM's kernel would show as its uuid (see `knobs.guest.uuidFile`). */
+  presentIdentity(vm: string): void {
+    const file = this.knobs.guest.uuidFile
+    if (!file) return
+    const uuid = this.knobs.guest.identity === 'self' ? this.db.get('VM', vm).uuid : randomUUID()
+    writeFileSync(file, `${uuid}\n`)
+  }
+
+  /** Tasks destroyed while pending: XAPI destroys them once they complete. */
+  readonly destroyWhenDone = new Set<string>()
 
   /** Makes a session invalid, as if it had expired. */
   expireSession(ref: string): void {
@@ -267,13 +358,18 @@ export class XapiSim {
         const dev = String(this.db.get('VIF', vif).device)
         if (mode === 'normal' || mode === 'legacy-only' || mode === 'empty-then-ip') out[`${dev}/ip`] = ip
         if (mode === 'normal' || mode === 'ipv4-only' || mode === 'empty-then-ip') out[`${dev}/ipv4/0`] = ip
-        if (mode === 'ipv6-only' || mode === 'normal') out[`${dev}/ipv6/0`] = ipv6
+        if (mode === 'ipv6-only' || mode === 'normal') {
+          for (const [i, a] of ipv6.entries()) out[`${dev}/ipv6/${i}`] = a
+        }
       }
       return out
     }
     this.#later(vm, delayMs, () => {
       if (!this.db.has('VM', vm) || this.db.get('VM', vm).power_state !== 'Running') return
-      const gm = this.db.create('VM_guest_metrics', guestMetricsFields(mode === 'empty-then-ip' ? {} : networks()))
+      const gm = this.db.create(
+        'VM_guest_metrics',
+        guestMetricsFields(mode === 'empty-then-ip' || mode === 'no-addresses' ? {} : networks()),
+      )
       this.track('VM_guest_metrics', gm)
       this.db.update('VM', vm, { guest_metrics: gm })
       if (mode === 'empty-then-ip') {
@@ -321,10 +417,9 @@ export class XapiSim {
 
   /** `event.from`: blocks until a subscribed object changes or `timeoutS` passes. */
   async eventFrom(classes: string[], token: string, timeoutS: number, signal: AbortSignal): Promise<SimValue> {
+    // xapi v26.4: a class it does not know parses and matches nothing.
     const subs = classes.map((c) => {
       const [cls, ref] = c.split('/', 2) as [string, string | undefined]
-      if (cls !== '*' && !CLASS_BY_LOWER.has(cls.toLowerCase()))
-        throw new SimFailure(['EVENT_SUBSCRIPTION_PARSE_FAILURE', c])
       return { cls: cls.toLowerCase(), ref }
     })
     const matches = (cls: string, ref: string) =>
@@ -437,7 +532,9 @@ export class XapiSim {
     const ctx: CallContext & { created?: string } = { session: undefined, signal: abort.signal, progress: () => {} }
     let body: string
     try {
-      body = encodeSuccess(await this.#dispatch(call.method, call.params, ctx))
+      const value = await this.#dispatch(call.method, call.params, ctx)
+      // system.listMethods is answered by the XML-RPC layer: a bare array, no Status/Value.
+      body = call.method === 'system.listMethods' ? encodeBare(value) : encodeSuccess(value)
     } catch (error) {
       if (!(error instanceof SimFailure)) {
         body = encodeFailure(['INTERNAL_ERROR', String((error as Error).message ?? error)])
@@ -484,7 +581,9 @@ export class XapiSim {
     const isAsync = method.startsWith('Async.')
     const inner = isAsync ? method.slice(6) : method
     const spec = METHODS[inner] ?? this.#generic(inner)
-    if (!spec || (isAsync && !spec.async)) throw new SimFailure(['MESSAGE_METHOD_UNKNOWN', method])
+    if (!spec) throw new SimFailure(['MESSAGE_METHOD_UNKNOWN', method])
+    // gen_api.ml's answer for a method without an async form.
+    if (isAsync && !spec.async) throw new SimFailure(['Fault', `No async mode for this operation (rpc: ${method})`])
     const sessionful = spec.session !== false
     const received = params.length - (sessionful ? 1 : 0)
     const max = spec.params.length
@@ -507,6 +606,8 @@ export class XapiSim {
       }
       this.db.update('session', ref, { last_active: new Date() })
       ctx.session = ref
+      const role = ROLE_OF[inner]
+      if (role) this.checkRole(ref, inner, role)
     }
     const fail = this.#take(method, ['fail'])
     if (fail?.action.kind === 'fail') throw new SimFailure(fail.action.description)
@@ -583,7 +684,7 @@ export class XapiSim {
           params: ['string'],
           run: (sim, [ref]) => {
             const r = sim.db.snapshot(cls, String(ref))
-            if (!(field in r)) throw new SimFailure(['MESSAGE_METHOD_UNKNOWN', inner])
+            if (!(field in r)) throw new SimFailure(['MESSAGE_METHOD_UNKNOWN', `${cls}.get_${field}`])
             return r[field] as SimValue
           },
         }
@@ -620,6 +721,7 @@ export class XapiSim {
       this.#taskControllers.delete(ref)
       if (this.db.has('task', ref))
         this.db.update('task', ref, { ...patch, finished: new Date(), allowed_operations: [] })
+      if (this.destroyWhenDone.delete(ref) && this.db.has('task', ref)) this.db.destroy('task', ref)
     }
     const progress = (p: number) => {
       if (this.db.has('task', ref)) this.db.update('task', ref, { progress: new F64(p) })

@@ -99,6 +99,11 @@ export function encodeSuccess(value: SimValue): string {
   return `${HEAD}${encodeValue({ Status: 'Success', Value: value })}${TAIL}`
 }
 
+/** A reply without XAPI's envelope (what the XML-RPC layer's own `system.*` methods send). */
+export function encodeBare(value: SimValue): string {
+  return `${HEAD}${encodeValue(value)}${TAIL}`
+}
+
 /** A failure envelope: `ErrorDescription` is `[code, params…]`, all strings. */
 export function encodeFailure(description: readonly string[]): string {
   return `${HEAD}${encodeValue({ Status: 'Failure', ErrorDescription: [...description] })}${TAIL}`

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { ConfigError, type Logger } from '@bioxen-luavm/core'
 import { rockPathEnv } from './packages/remote-luarocks.js'
+import { XEN_GUEST_UUID_PATH } from './ssh/guest-identity.js'
 import { type HostKeyPolicy, parseKnownHosts } from './ssh/host-key.js'
 import type { RemoteDriverOptions } from './ssh/remote-driver.js'
 import type { TlsPolicy } from './xapi/tls.js'
@@ -32,6 +33,8 @@ export interface XcpngConfig {
   knownHostsPath?: string | undefined
   sshAcceptNewHostKey: boolean
   attachVm?: string | undefined
+  /** File on the guest that shows its VM uuid, checked against XAPI's after SSH connects. */
+  guestUuidPath: string
   luaExecutable: string
   sandbox: boolean
   grants: string[]
@@ -81,6 +84,7 @@ export function resolveConfig(raw: Record<string, unknown>): XcpngConfig {
     knownHostsPath: opt(raw.known_hosts_path),
     sshAcceptNewHostKey: raw.ssh_accept_new_host_key === true,
     attachVm: opt(raw.attach_vm),
+    guestUuidPath: opt(raw.guest_uuid_path) ?? XEN_GUEST_UUID_PATH,
     luaExecutable: opt(raw.lua_executable) ?? 'lua5.4',
     sandbox: raw.sandbox !== false,
     grants: list(raw.grants),

@@ -22,7 +22,8 @@ export const xcpngConfigSchema: ConfigSchema = {
   username: {
     type: 'string',
     required: true,
-    description: 'XAPI user (root or an RBAC user with vm-admin)',
+    description:
+      'XAPI user: root, or an RBAC user with vm-admin (vm-power-admin when vm_memory is set: VM.set_memory_limits needs it)',
     env: ['XCPNG_USERNAME', 'XCP_USERNAME'],
   },
   password: {
@@ -69,7 +70,7 @@ export const xcpngConfigSchema: ConfigSchema = {
   },
   vm_memory: {
     type: 'size',
-    description: 'guest memory, e.g. "2GB"; unset keeps the template\'s',
+    description: 'guest memory, e.g. "2GB"; unset keeps the template\'s (setting it needs the vm-power-admin role)',
     min: 64 * 1024 * 1024,
   },
   vm_vcpus: { type: 'integer', description: "vCPUs; unset keeps the template's", min: 1, max: 64 },
@@ -117,6 +118,13 @@ export const xcpngConfigSchema: ConfigSchema = {
   attach_vm: {
     type: 'string',
     description: `use an existing running VM (${uuidOrName}) instead of cloning; it is never shut down or destroyed`,
+  },
+  guest_uuid_path: {
+    type: 'string',
+    default: '/sys/hypervisor/uuid',
+    description:
+      "file where the guest shows its own VM uuid; after SSH connects it must equal XAPI's, so a clone that took another VM's IP is refused",
+    pattern: /^\/[A-Za-z0-9._/-]+$/,
   },
   lua_executable: {
     type: 'string',

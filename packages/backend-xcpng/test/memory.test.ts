@@ -1,6 +1,8 @@
+import { ConfigError } from '@bioxen-luavm/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { memoryPlan, vcpuPlan } from '../src/provision/memory.js'
+import { checkCoresPerSocket, memoryPlan, vcpuPlan } from '../src/provision/memory.js'
+import type { VmRecord } from '../src/xapi/api.js'
 
 const GiB = 1024 ** 3
 
@@ -62,5 +64,22 @@ describe('vcpuPlan', () => {
         },
       ),
     )
+  })
+})
+
+describe('checkCoresPerSocket', () => {
+  const template = (platform: Record<string, string>, vcpusMax = 1) => ({ platform, vcpusMax }) as VmRecord
+  it('accepts multiples, templates without the key, and 1', () => {
+    expect(checkCoresPerSocket(template({ 'cores-per-socket': '2' }), 4)).toBeUndefined()
+    expect(checkCoresPerSocket(template({}), 3)).toBeUndefined()
+    expect(checkCoresPerSocket(template({ 'cores-per-socket': '1' }), 3)).toBeUndefined()
+  })
+  it('refuses a vm_vcpus that is not a multiple, naming a count that works', () => {
+    const error = checkCoresPerSocket(template({ 'cores-per-socket': '4' }), 6)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error?.message).toMatch(/vm_vcpus 6 .*cores-per-socket 4.*e\.g\. 8/)
+  })
+  it("without vm_vcpus, checks the template's own VCPUs_max", () => {
+    expect(checkCoresPerSocket(template({ 'cores-per-socket': '2' }, 3), undefined)?.message).toMatch(/VCPUs_max \(3\)/)
   })
 })

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { resolveConfig } from '../src/config.js'
 import { encodeOwner, ownerTag, parseOwner, vmName } from '../src/owner.js'
-import { pickGuestIp } from '../src/provision/network.js'
+import { noIpMessage, pickGuestIp } from '../src/provision/network.js'
+import { requiredRole } from '../src/provision/rbac.js'
 import { normalizeFingerprint } from '../src/xapi/tls.js'
 
 describe('pickGuestIp', () => {
@@ -12,6 +14,10 @@ describe('pickGuestIp', () => {
     [{ '1/ipv4/0': '192.168.1.2', '0/ipv4/0': '10.0.0.6' }, undefined, '10.0.0.6'],
     [{ '0/ipv6/0': 'fe80::1' }, undefined, undefined],
     [{ '0/ipv6/0': '2001:db8::5' }, undefined, '2001:db8::5'],
+    [{ '0/ipv6/0': 'fe80::1', '0/ipv6/1': '2001:db8::7' }, undefined, '2001:db8::7'],
+    [{ '0/ipv6/1': '2001:db8::7', '0/ipv6/0': 'FEBF::1', '0/ipv6/2': 'fd00::2' }, undefined, '2001:db8::7'],
+    [{ '0/ipv6/0': 'fe80::1', '0/ipv6/10': 'fd00::9' }, undefined, 'fd00::9'],
+    [{ '0/ipv6/0': 'fe80::1', '1/ipv6/0': '2001:db8::8' }, undefined, '2001:db8::8'],
     [{}, undefined, undefined],
   ])('%j (device %s) → %s', (networks, device, ip) => {
     expect(pickGuestIp(networks, device)).toBe(ip)
@@ -41,5 +47,25 @@ describe('TLS fingerprints', () => {
     expect(normalizeFingerprint(`sha256/${want.toLowerCase()}`)).toBe(want)
     expect(normalizeFingerprint('SHA256 Fingerprint=' + want)).toBeUndefined()
     expect(normalizeFingerprint('abcd')).toBeUndefined()
+  })
+})
+
+describe('the "no IP" message', () => {
+  it('says which agent is missing', () => {
+    expect(noIpMessage(undefined)).toMatch(/xen-guest-agent.*guest-tools ISO.*no xe-guest-utilities package/)
+    expect(noIpMessage({})).toMatch(/enX0/)
+    expect(noIpMessage({ '0/ipv6/0': 'fe80::1' })).toMatch(/link-local/)
+  })
+})
+
+describe('requiredRole', () => {
+  const base = { xapi_url: 'https://x/', username: 'u', password: 'p', ssh_user: 'lua', template_name: 't' }
+  it('vm-admin to clone, vm-power-admin with vm_memory, read-only to attach', () => {
+    expect(requiredRole(resolveConfig(base)).role).toBe('vm-admin')
+    expect(requiredRole(resolveConfig({ ...base, vm_memory: 2 ** 31 })).role).toBe('vm-power-admin')
+    expect(requiredRole(resolveConfig({ ...base, attach_vm: 'vm', vm_memory: 2 ** 31 })).role).toBe('read-only')
+  })
+  it('reads the guest uuid from /sys/hypervisor/uuid unless told otherwise', () => {
+    expect(resolveConfig(base).guestUuidPath).toBe('/sys/hypervisor/uuid')
   })
 })

@@ -1,4 +1,4 @@
-import type { LuaVMError } from '@bioxen-luavm/core'
+import { ConfigError, type LuaVMError } from '@bioxen-luavm/core'
 import { Effect } from 'effect'
 import type { VmRecord } from '../xapi/api.js'
 import type { XapiSession } from '../xapi/session.js'
@@ -71,5 +71,24 @@ export function applyVcpus(
     {
       discard: true,
     },
+  )
+}
+
+/**
+ * XAPI refuses `VM.start` (`VCPU_MAX_NOT_CORES_PER_SOCKET_MULTIPLE`) when
+ * VCPUs_max is not a multiple of the template's `platform:cores-per-socket`.
+ * Checked on the template, before anything is created; the error says
+ * which counts would work.
+ */
+export function checkCoresPerSocket(template: VmRecord, vcpus: number | undefined): ConfigError | undefined {
+  const raw = template.platform['cores-per-socket']
+  const perSocket = raw === undefined ? Number.NaN : Number(raw)
+  if (!Number.isInteger(perSocket) || perSocket <= 1) return undefined
+  const count = vcpus ?? template.vcpusMax
+  if (count % perSocket === 0) return undefined
+  const key = vcpus === undefined ? `the template's VCPUs_max (${count})` : `vm_vcpus ${count}`
+  return new ConfigError(
+    `${key} is not a multiple of the template's platform:cores-per-socket ${perSocket}, so VM.start would fail with VCPU_MAX_NOT_CORES_PER_SOCKET_MULTIPLE; set vm_vcpus to a multiple of ${perSocket} (e.g. ${perSocket * Math.max(1, Math.round(count / perSocket))}) or change the template's cores-per-socket`,
+    { details: { vcpus: count, coresPerSocket: perSocket } },
   )
 }

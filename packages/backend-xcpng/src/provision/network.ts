@@ -11,8 +11,9 @@ import { undoable } from './undo.js'
  * The address to SSH to, from a guest agent's network map. Keys are
  * `<vif device>/ipv4/<i>` (new agents), `<device>/ip` (legacy agents, also
  * written by new ones) and `<device>/ipv6/<i>`. The given device wins, then
- * the lowest device; IPv4 before IPv6; link-local IPv6 is useless without
- * a scope and is skipped.
+ * the lowest device; IPv4 before IPv6. IPv6 guests list several addresses,
+ * often the link-local one first: any routable one is taken, link-local
+ * (fe80::/10, useless without a scope) never.
  */
 export function pickGuestIp(networks: Readonly<Record<string, string>>, device?: string): string | undefined {
   const devices = [...new Set(Object.keys(networks).map((k) => k.split('/')[0] ?? ''))]
@@ -24,10 +25,18 @@ export function pickGuestIp(networks: Readonly<Record<string, string>>, device?:
     if (v4 && /^\d+\.\d+\.\d+\.\d+$/.test(v4)) return v4
   }
   for (const d of devices) {
-    const v6 = networks[`${d}/ipv6/0`]
-    if (v6 && !/^fe80:/i.test(v6)) return v6
+    const v6 = indexed(networks, `${d}/ipv6/`).find((a) => a.includes(':') && !/^fe[89ab][0-9a-f]:/i.test(a))
+    if (v6) return v6
   }
   return undefined
+}
+
+/** The values of `<prefix>0`, `<prefix>1`, … in index order. */
+function indexed(networks: Readonly<Record<string, string>>, prefix: string): string[] {
+  return Object.keys(networks)
+    .filter((k) => k.startsWith(prefix) && /^\d+$/.test(k.slice(prefix.length)))
+    .sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
+    .map((k) => networks[k] as string)
 }
 
 /**
@@ -56,8 +65,9 @@ export function attachNetwork(
             device,
             network,
             VM: vm,
+            // An empty MAC makes XAPI derive one from the VM's mac_seed; the
+            // MTU comes from the network (XAPI ignores the VIF's own).
             MAC: '',
-            MTU: 1500,
             other_config: {},
             qos_algorithm_type: '',
             qos_algorithm_params: {},
@@ -99,15 +109,23 @@ export function waitForIp(
   ).pipe(
     Effect.flatMap((ip) =>
       ip === undefined
-        ? Effect.fail(
-            new VMTimeoutError(
-              lastNetworks === undefined
-                ? 'the guest never reported an IP: no guest metrics appeared — install xe-guest-utilities or xen-guest-agent in the template, or raise boot_timeout_ms'
-                : `the guest reported no usable IP before the deadline (networks: ${JSON.stringify(lastNetworks)}); check its network or raise boot_timeout_ms`,
-              { details: { reason: 'no-ip' } },
-            ) as LuaVMError,
-          )
+        ? Effect.fail(new VMTimeoutError(noIpMessage(lastNetworks), { details: { reason: 'no-ip' } }) as LuaVMError)
         : Effect.succeed(ip),
     ),
   )
+}
+
+/**
+ * Why no address came, from what the guest agent reported: nothing at all
+ * means no agent runs in the guest; an empty map an agent too old for the
+ * guest's interface names; addresses without a usable one a network issue.
+ */
+export function noIpMessage(networks: Readonly<Record<string, string>> | undefined): string {
+  if (networks === undefined) {
+    return 'the guest never reported an IP: no guest metrics appeared, so no guest agent runs in the template — install xen-guest-agent or the XCP-ng guest tools (guest-tools ISO; Debian 12 has no xe-guest-utilities package), see docs/xcpng.md; or raise boot_timeout_ms'
+  }
+  if (Object.keys(networks).length === 0) {
+    return 'the guest agent runs but reports no network addresses: agents older than xe-guest-utilities 7.30 do not know enX0-style interface names — install xen-guest-agent or the guest tools from the XCP-ng 8.3 guest-tools ISO, see docs/xcpng.md'
+  }
+  return `the guest reported no usable IP before the deadline (networks: ${JSON.stringify(networks)}): only link-local or malformed addresses; check the guest's DHCP/network or raise boot_timeout_ms`
 }

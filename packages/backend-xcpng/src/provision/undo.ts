@@ -1,6 +1,6 @@
 import { ExecutionKilledError, type Logger, type LuaVMError, VMTimeoutError, XapiError } from '@bioxen-luavm/core'
 import { Cause, Effect, Exit, type Scope } from 'effect'
-import { decodeTaskResult, type XapiParam } from '../xapi/codec.js'
+import { decodeTaskResult, str, strList, type XapiParam } from '../xapi/codec.js'
 import type { XapiSession } from '../xapi/session.js'
 import { awaitTask, cancelTask, destroyTask, getTask, startTask } from '../xapi/tasks.js'
 import { attempt, Provisioning, type ProvisionProgress, retryTransient, toLuaVMError, xcall } from './effects.js'
@@ -87,6 +87,7 @@ export function taskStep<A>(
   const acquire = Effect.gen(function* () {
     const p = yield* Provisioning
     p.progress({ step: options.step, progress: 0 })
+    const calledAt = Date.now()
     const started = yield* Effect.exit(
       attempt(`XAPI Async.${method}`, (signal) =>
         startTask(session, method, args, { signal, timeoutMs: p.callTimeoutMs }),
@@ -95,7 +96,7 @@ export function taskStep<A>(
     if (Exit.isFailure(started)) {
       const error = Cause.squash(started.cause)
       if (error instanceof XapiError && (error.xapiCode === 'TRANSPORT_ERROR' || error.xapiCode === 'HTTP_ERROR')) {
-        yield* reconcileLostTask(session, method, options)
+        yield* reconcileLostTask(session, method, options, calledAt)
       }
       return yield* Effect.failCause(started.cause)
     }
@@ -138,14 +139,20 @@ export function taskStep<A>(
   return undoable(options.step, acquire, options.undo ?? (() => Effect.void))
 }
 
+// How long, in all, a lost reply's recovery waits for candidate tasks.
+const RECONCILE_WAIT_MS = 30_000
+
 // The answer to `Async.<method>` was lost, so the task may be running
-// without us knowing its ref. Wait for pending tasks of that method, then
-// undo what they made (found by the caller's unique-name lookup) and
-// destroy the tasks whose result is one of those objects.
+// without us knowing its ref. Wait (at most RECONCILE_WAIT_MS in all, side
+// by side) for the tasks of that method created since our call — older ones
+// and other clients' earlier tasks cannot be ours — then undo what they
+// made (found by the caller's unique-name lookup) and destroy the tasks
+// whose result is one of those objects.
 function reconcileLostTask<A>(
   session: XapiSession,
   method: string,
   options: TaskStepOptions<A>,
+  calledAt: number,
 ): Effect.Effect<void, never, Provisioning> {
   const reconcile = options.reconcile
   const undo = options.undo
@@ -157,19 +164,26 @@ function reconcileLostTask<A>(
       string,
       Record<string, unknown>
     >
+    const since = yield* serverTimeOf(session, calledAt)
     const candidates = Object.entries(tasks)
-      .filter(([, t]) => t.name_label === `Async.${method}`)
+      .filter(([, t]) => t.name_label === `Async.${method}` && createdSince(t.created, since))
       .map(([ref]) => ref)
-    const finished: Array<{ ref: string; result: string }> = []
-    for (const ref of candidates) {
-      const record = yield* attempt('task wait', (signal) =>
-        awaitTask(session, ref, { method, signal, deadline: Date.now() + 30_000 }).then(
-          () => getTask(session, ref),
-          () => getTask(session, ref),
+    const deadline = Date.now() + RECONCILE_WAIT_MS
+    const waited = yield* Effect.forEach(
+      candidates,
+      (ref) =>
+        attempt('task wait', (signal) =>
+          awaitTask(session, ref, { method, signal, deadline }).then(
+            () => getTask(session, ref),
+            () => getTask(session, ref),
+          ),
+        ).pipe(
+          Effect.map((record) => ({ ref, result: record.result })),
+          Effect.option,
         ),
-      ).pipe(Effect.option)
-      if (record._tag === 'Some') finished.push({ ref, result: record.value.result })
-    }
+      { concurrency: 'unbounded' },
+    )
+    const finished = waited.flatMap((o) => (o._tag === 'Some' ? [o.value] : []))
     const found = yield* reconcile.pipe(Effect.orElseSucceed(() => [] as readonly A[]))
     for (const value of found) yield* safeUndo(`${options.step} (reconciled)`, undo(value))
     for (const { ref, result } of finished) {
@@ -185,6 +199,26 @@ function reconcileLostTask<A>(
       }
     }
   })
+}
+
+// Task times are the host's clock, which may differ from ours: translate
+// our call time into the host's through its current time. `undefined`
+// (the host's time is unknown) keeps every task a candidate.
+function serverTimeOf(session: XapiSession, localMs: number): Effect.Effect<number | undefined, never, Provisioning> {
+  return Effect.gen(function* () {
+    const pool = strList(yield* xcall(session, 'pool.get_all', []), 'pools')[0]
+    if (!pool) return undefined
+    const master = str(yield* xcall(session, 'pool.get_master', [pool]), 'master')
+    const asked = Date.now()
+    const now = yield* xcall(session, 'host.get_servertime', [master])
+    if (!(now instanceof Date)) return undefined
+    // XAPI times have whole seconds; allow one, plus the round trip.
+    return now.getTime() - (asked - localMs) - 1_000 - (Date.now() - asked)
+  }).pipe(Effect.orElseSucceed(() => undefined))
+}
+
+function createdSince(created: unknown, since: number | undefined): boolean {
+  return since === undefined || !(created instanceof Date) || created.getTime() >= since
 }
 
 /** Options of {@link runWorkflow}. */

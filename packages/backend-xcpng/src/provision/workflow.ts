@@ -3,14 +3,16 @@ import { Effect, type Scope } from 'effect'
 import { driverOptions, type LoadedSecrets, type XcpngConfig } from '../config.js'
 import { encodeOwner, OWNER_KEY, ownerTag, vmName } from '../owner.js'
 import { connectWithRetry, type SshConnection, type SshTarget } from '../ssh/connection.js'
+import { verifyGuestIdentity } from '../ssh/guest-identity.js'
 import { HostKeyVerifier } from '../ssh/host-key.js'
 import { RemoteDriver } from '../ssh/remote-driver.js'
 import { findObject, findVm, getVm, type VmRecord } from '../xapi/api.js'
 import { isRef, str, strList } from '../xapi/codec.js'
 import { XapiSession } from '../xapi/session.js'
 import { attempt, Provisioning, retryTransient, xcall } from './effects.js'
-import { applyMemory, applyVcpus } from './memory.js'
+import { applyMemory, applyVcpus, checkCoresPerSocket } from './memory.js'
 import { attachNetwork, waitForIp } from './network.js'
+import { checkRole } from './rbac.js'
 import { destroyVmAndDisks, hardShutdown, shutdownVm } from './teardown.js'
 import { taskStep, undoable } from './undo.js'
 
@@ -122,6 +124,8 @@ function createVm(
     const template = yield* lookup('template lookup', (signal) =>
       findVm(session, cfg.templateName as string, 'template', 'template_name', { signal }),
     )
+    const topology = checkCoresPerSocket(template, cfg.vmVcpus)
+    if (topology) return yield* Effect.fail(topology as LuaVMError)
     const sr = cfg.storageRepository
       ? yield* lookup('SR lookup', (signal) =>
           findObject(session, 'SR', cfg.storageRepository as string, 'storage_repository', { signal }),
@@ -156,8 +160,8 @@ function createVm(
     const cloned = yield* lookup('VM.get_record', (signal) => getVm(session, ref, { signal }))
     yield* rewriteProvisioningDisks(session, cloned, sr)
     // provision's own products (disks) hang off the VM and go with its undo.
+    // provision also clears is_a_template: the clone of a template is one too until then.
     yield* taskStep(session, 'VM.provision', [ref], { step: 'provision', decode: () => undefined })
-    yield* xcall(session, 'VM.set_is_a_template', [ref, false])
     let vm = yield* lookup('VM.get_record', (signal) => getVm(session, ref, { signal }))
     if (cfg.vmMemory !== undefined) yield* applyMemory(session, vm, cfg.vmMemory)
     if (cfg.vmVcpus !== undefined) yield* applyVcpus(session, vm, cfg.vmVcpus)
@@ -190,9 +194,10 @@ function attachVm(input: ProvisionInput, session: XapiSession): Effect.Effect<Vm
   })
 }
 
-/** SSH in (retrying while sshd comes up) and start the Lua driver. */
+/** SSH in (retrying while sshd comes up), check the guest is `vm`, and start the Lua driver. */
 function connectGuest(
   input: ProvisionInput,
+  vm: VmRecord,
   ip: string,
   deadline: number,
 ): Effect.Effect<
@@ -218,6 +223,9 @@ function connectGuest(
       attempt('SSH connect', (signal) => connectWithRetry(target, { deadline, signal, logger })),
       (c) => Effect.sync(() => c.close()),
     )
+    yield* attempt('guest identity check', (signal) =>
+      verifyGuestIdentity(ssh, vm.uuid, { path: cfg.guestUuidPath, host: ip, logger, signal }),
+    )
     p.progress({ step: 'driver' })
     const driver = yield* undoable(
       'driver',
@@ -238,6 +246,7 @@ export function provisionGuest(input: ProvisionInput): Effect.Effect<Guest, LuaV
     const p = yield* Provisioning
     const session = yield* openSession(input)
     yield* checkPool(session, input.cfg.poolUuid)
+    yield* checkRole(session, input.cfg)
     let vm: VmRecord
     let device: string | undefined
     const owned = !input.cfg.attachVm
@@ -247,7 +256,7 @@ export function provisionGuest(input: ProvisionInput): Effect.Effect<Guest, LuaV
     const deadline = Date.now() + input.cfg.bootTimeoutMs
     const ip = yield* waitForIp(session, vm.ref, device, deadline)
     p.logger.info(`guest ${vm.nameLabel} is at ${ip}`)
-    const { ssh, target, driver } = yield* connectGuest(input, ip, deadline)
+    const { ssh, target, driver } = yield* connectGuest(input, vm, ip, deadline)
     return { session, vm: vm.ref, uuid: vm.uuid, name: vm.nameLabel, owned, ip, ssh, target, driver }
   })
 }

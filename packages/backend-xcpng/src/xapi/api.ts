@@ -17,6 +17,8 @@ export interface VmRecord {
   isControlDomain: boolean
   isSnapshot: boolean
   otherConfig: Record<string, string>
+  /** Virtual hardware settings, e.g. `cores-per-socket`. */
+  platform: Record<string, string>
   memory: { staticMin: number; staticMax: number; dynamicMin: number; dynamicMax: number }
   vcpusMax: number
   vcpusAtStartup: number
@@ -39,6 +41,7 @@ export function decodeVm(ref: string, raw: unknown): VmRecord {
     isControlDomain: r.is_control_domain === true,
     isSnapshot: r.is_a_snapshot === true,
     otherConfig: strMap(r.other_config ?? {}, 'other_config'),
+    platform: strMap(r.platform ?? {}, 'platform'),
     memory: {
       staticMin: int(r.memory_static_min, 'memory_static_min'),
       staticMax: int(r.memory_static_max, 'memory_static_max'),

@@ -155,6 +155,10 @@ export function xapiFailure(method: string, code: string, params: readonly strin
   })
 }
 
+// XAPI's role for each call the SDK makes: VM.set_memory_limits is vm-power-admin's.
+const RBAC_HINT =
+  "the XAPI user's role lacks this permission: cloning, provisioning and destroying VMs need vm-admin; vm_memory (VM.set_memory_limits) needs vm-power-admin; pool-admin can do all"
+
 // What an operator should do, for the codes users actually meet.
 const HINTS: Readonly<Record<string, string>> = {
   SESSION_AUTHENTICATION_FAILED: 'check username and password (XCPNG_PASSWORD); the password is never shown',
@@ -174,8 +178,10 @@ const HINTS: Readonly<Record<string, string>> = {
   UUID_INVALID: 'no object has that uuid',
   HANDLE_INVALID: 'the object no longer exists',
   MESSAGE_METHOD_UNKNOWN: 'this XAPI version lacks the method; check the XCP-ng version',
-  PERMISSION_DENIED: 'the XAPI user lacks the role for this operation (needs vm-admin or pool-admin)',
-  RBAC_PERMISSION_DENIED: 'the XAPI user lacks the role for this operation (needs vm-admin or pool-admin)',
+  PERMISSION_DENIED: RBAC_HINT,
+  RBAC_PERMISSION_DENIED: RBAC_HINT,
+  VCPU_MAX_NOT_CORES_PER_SOCKET_MULTIPLE:
+    "vm_vcpus must be a multiple of the template's platform:cores-per-socket (parameters: VCPUs_max, cores-per-socket)",
   LICENSE_RESTRICTION: 'the pool licence does not allow this operation',
   VM_SHUTDOWN_TIMEOUT: 'the guest ignored the clean shutdown; the SDK falls back to a hard shutdown',
   VM_LACKS_FEATURE: 'the guest has no PV drivers for clean shutdown; the SDK falls back to a hard shutdown',

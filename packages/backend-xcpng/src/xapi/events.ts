@@ -65,15 +65,17 @@ export interface WaitOptions {
  * Runs `check` until it returns a value, waking on XAPI events instead of
  * polling blindly. Resolves `undefined` at the deadline. The token is
  * taken before each check, so a change between the check and the next
- * long poll is never missed. Falls back to 1 s polling on hosts without
- * `event.from`.
+ * long poll is never missed. The first poll starts from the session's
+ * newest token (taken before any check this session made), so a wait
+ * needs no extra round trip just to get one. Falls back to 1 s polling on
+ * hosts without `event.from`.
  */
 export async function waitUntil<T>(
   session: XapiSession,
   check: () => Promise<T | undefined>,
   options: WaitOptions,
 ): Promise<T | undefined> {
-  let token = ''
+  let token = session.eventToken
   let polling = false
   let failures = 0
   for (;;) {
@@ -85,7 +87,10 @@ export async function waitUntil<T>(
       if (remaining <= 0) return undefined
       const waitS = Math.max(0.1, Math.min(remaining / 1000, options.maxPollS ?? 30))
       if (polling) await sleep(Math.min(1000, remaining), options.signal)
-      else token = (await eventFrom(session, options.subscriptions(), token, waitS, options.signal)).token
+      else {
+        token = (await eventFrom(session, options.subscriptions(), token, waitS, options.signal)).token
+        session.eventToken = token
+      }
       failures = 0
     } catch (error) {
       if (error instanceof XapiError && error.xapiCode === 'MESSAGE_METHOD_UNKNOWN') {
