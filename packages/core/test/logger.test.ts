@@ -4,9 +4,9 @@ import {
   createLogger,
   type LogRecord,
   levelFromEnv,
-  redactFields,
   silentLogger,
 } from '../src/logger/logger.js'
+import { redactFields } from '../src/util/redact.js'
 
 function collect(): { records: LogRecord[]; sink: (r: LogRecord) => void } {
   const records: LogRecord[] = []

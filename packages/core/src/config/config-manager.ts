@@ -1,5 +1,7 @@
+import { checkByteLimit, checkLimits, checkTimeoutMs } from '../contract/limits.js'
 import { ConfigError } from '../errors/index.js'
 import type { BackendRegistry } from '../registry/backend-registry.js'
+import { isSecretName, REDACTED, redactFields, redactText } from '../util/redact.js'
 import { type ConfigSchema, validateSection } from './schema.js'
 
 /** The whole config, as a file or an object holds it. */
@@ -115,7 +117,12 @@ export class ConfigManager {
     return [...new Set([...(this.#file.plugins ?? []), ...fromEnv, ...(this.#explicit.plugins ?? [])])]
   }
 
-  /** Default execution limits merged from every source. */
+  /**
+   * Default execution limits merged from every source, checked by the rule
+   * every limit follows (`checkLimits`).
+   *
+   * @throws ConfigError naming the bad limit and where it came from
+   */
   get limits(): NonNullable<LuaVMConfig['limits']> {
     const env: NonNullable<LuaVMConfig['limits']> = {}
     for (const [key, name] of [
@@ -125,12 +132,17 @@ export class ConfigManager {
     ] as const) {
       const raw = this.#env[name]
       if (raw === undefined || raw === '') continue
-      const n = Number(raw)
-      if (!Number.isFinite(n) || n <= 0)
-        throw new ConfigError(`${name}: expected a positive number, got ${JSON.stringify(raw)}`)
-      env[key] = n
+      // Number('') and Number(' ') are 0, Number('0x10') 16: only decimal text counts.
+      const n = /^\s*[0-9.eE+-]+\s*$/.test(raw) ? Number(raw) : Number.NaN
+      env[key] =
+        key === 'timeoutMs' ? checkTimeoutMs(n, name) : checkByteLimit(n, name, key === 'maxOutputBytes' ? 0 : 1)
     }
-    return { ...this.#file.limits, ...env, ...this.#explicit.limits }
+    const where = this.#fileName ? `config file '${this.#fileName}': limits.` : 'config limits.'
+    return {
+      ...checkLimits(this.#file.limits ?? {}, where),
+      ...env,
+      ...checkLimits(this.#explicit.limits ?? {}, 'limits.'),
+    }
   }
 
   /** The raw merged (unvalidated) settings of one backend. */
@@ -147,6 +159,11 @@ export class ConfigManager {
   /** Validates every configured backend section against the registry's schemas; returns all problems. */
   validate(registry: BackendRegistry): string[] {
     const problems: string[] = []
+    try {
+      void this.limits
+    } catch (error) {
+      problems.push((error as Error).message)
+    }
     for (const type of this.#configuredTypes(registry)) {
       const d = registry.get(type)
       if (!d) {
@@ -157,7 +174,7 @@ export class ConfigManager {
       try {
         const section = this.backend(d.type, d.configSchema)
         const problem = d.checkConfig?.(section)
-        if (problem) problems.push(problem)
+        if (problem) problems.push(redactText(problem))
       } catch (error) {
         problems.push(
           ...(((error as ConfigError).details.problems as string[] | undefined) ?? [(error as Error).message]),
@@ -251,8 +268,9 @@ function redactSection(section: Record<string, unknown>, schema?: ConfigSchema):
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(section)) {
     if (value === undefined) continue
-    const secret = schema?.[key]?.secret ?? /pass(word)?|secret|token|private[_-]?key/i.test(key)
-    out[key] = secret && value !== '' ? '[redacted]' : value
+    const secret = schema?.[key]?.secret ?? isSecretName(key)
+    // Settings that are not secrets may still quote one (a URL with a password).
+    out[key] = secret && value !== '' ? REDACTED : redactFields(value)
   }
   return out
 }
