@@ -11,6 +11,9 @@ export function positiveInt(flag: string) {
   }
 }
 
+// Decimal text Number() reads as the user meant it (not '', '0x10' or 'Infinity').
+const NUMBER = /^\s*[+-]?\d+(\.\d+)?([eE][+-]?\d+)?\s*$/
+
 /**
  * Parses a deadline flag (`--timeout`) by the rule every `timeoutMs`
  * follows (core's `checkTimeoutMs`): milliseconds above 0, at most
@@ -18,7 +21,7 @@ export function positiveInt(flag: string) {
  */
 export function timeoutMs(flag: string) {
   return (value: string): number => {
-    const n = /^\s*[+-]?\d+(\.\d+)?([eE][+-]?\d+)?\s*$/.test(value) ? Number(value) : value
+    const n = NUMBER.test(value) ? Number(value) : value
     return asUsage(() => checkTimeoutMs(n, flag))
   }
 }
@@ -29,7 +32,8 @@ export function timeoutMs(flag: string) {
  */
 export function byteSize(flag: string, min: 0 | 1 = 1) {
   return (value: string): number => {
-    const n = parseSize(value)
+    // A plain number is a count of bytes, so it must be whole; units may have fractions (1.5MB).
+    const n = NUMBER.test(value) ? Number(value) : parseSize(value)
     if (n === undefined) throw new UsageError(`${flag} expects a size like 1048576 or 64MB, got '${value}'`)
     return asUsage(() => checkByteLimit(n, flag, min))
   }

@@ -124,7 +124,12 @@ export class ConfigManager {
    * @throws ConfigError naming the bad limit and where it came from
    */
   get limits(): NonNullable<LuaVMConfig['limits']> {
-    const env: NonNullable<LuaVMConfig['limits']> = {}
+    return this.#limits(true)
+  }
+
+  // With `check` false (printing a config that may be wrong): the values as given.
+  #limits(check: boolean): NonNullable<LuaVMConfig['limits']> {
+    const env: Record<string, unknown> = {}
     for (const [key, name] of [
       ['timeoutMs', 'LUAVM_TIMEOUT_MS'],
       ['maxOutputBytes', 'LUAVM_MAX_OUTPUT_BYTES'],
@@ -133,16 +138,19 @@ export class ConfigManager {
       const raw = this.#env[name]
       if (raw === undefined || raw === '') continue
       // Number('') and Number(' ') are 0, Number('0x10') 16: only decimal text counts.
-      const n = /^\s*[0-9.eE+-]+\s*$/.test(raw) ? Number(raw) : Number.NaN
-      env[key] =
-        key === 'timeoutMs' ? checkTimeoutMs(n, name) : checkByteLimit(n, name, key === 'maxOutputBytes' ? 0 : 1)
+      const n = /^\s*[0-9.eE+-]+\s*$/.test(raw) ? Number(raw) : raw
+      env[key] = !check
+        ? n
+        : key === 'timeoutMs'
+          ? checkTimeoutMs(n, name)
+          : checkByteLimit(n, name, key === 'maxOutputBytes' ? 0 : 1)
     }
     const where = this.#fileName ? `config file '${this.#fileName}': limits.` : 'config limits.'
-    return {
-      ...checkLimits(this.#file.limits ?? {}, where),
-      ...env,
-      ...checkLimits(this.#explicit.limits ?? {}, 'limits.'),
-    }
+    const file = this.#file.limits ?? {}
+    const explicit = this.#explicit.limits ?? {}
+    return check
+      ? { ...checkLimits(file, where), ...env, ...checkLimits(explicit, 'limits.') }
+      : { ...file, ...env, ...explicit }
   }
 
   /** The raw merged (unvalidated) settings of one backend. */
@@ -195,7 +203,7 @@ export class ConfigManager {
       defaultBackend: this.defaultBackend,
       ...(this.logLevel ? { logLevel: this.logLevel } : {}),
       plugins: this.plugins,
-      limits: this.limits,
+      limits: this.#limits(false),
       backends,
     }
   }
