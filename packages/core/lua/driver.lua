@@ -96,34 +96,34 @@ end
 -- The runtime's default clock is os.clock(), CPU time, which lags the wall
 -- clock when the machine is busy: the host's hard kill (deadline + grace,
 -- grace 100 ms by default) would then come before the hook's soft stop and
--- cost the VM its state. Where /proc/uptime exists (Linux: the process
--- backend and XCP-ng guests), CPU time is re-anchored to that wall clock
--- every SAMPLE_MS of CPU time, so the deadline lags wall time by about
--- SAMPLE_MS of CPU time plus /proc/uptime's 10 ms resolution, for one small
--- read per SAMPLE_MS (well under 1% of a core). Elsewhere: os.clock().
-local wall_clock
+-- cost the VM its state. Where /proc/self/schedstat exists (Linux: the
+-- process backend and XCP-ng guests), the clock is the time the process
+-- was runnable: on a CPU plus waiting in the run queue for one. That is
+-- wall time while the chunk computes, however busy the machine, and never
+-- ahead of wall time (so never an early stop). Between two reads, which
+-- come every SAMPLE_MS of CPU time, CPU time fills in. Elsewhere: os.clock().
+local runnable_clock
 do
   local SAMPLE_MS = 5
   local oclock, open = os.clock, io.open
-  local function uptime_ms()
-    local f = open("/proc/uptime", "r")
+  local function runnable_ms()
+    local f = open("/proc/self/schedstat", "r")
     if not f then return nil end
     local line = f:read("*l")
     f:close()
-    local v = line and tonumber(smatch(line, "^(%d+%.?%d*)"))
-    return v and v * 1000
+    local on_cpu, waiting = smatch(line or "", "^(%d+) (%d+)")
+    return on_cpu and (tonumber(on_cpu) + tonumber(waiting)) / 1e6
   end
-  local wall0 = uptime_ms()
-  if wall0 then
-    local cpu0, last = oclock() * 1000, wall0
-    wall_clock = function()
+  local base = runnable_ms()
+  if base then
+    local cpu0, last = oclock() * 1000, base
+    runnable_clock = function()
       local cpu = oclock() * 1000
-      local now = wall0 + (cpu - cpu0)
+      local now = base + (cpu - cpu0)
       if cpu - cpu0 >= SAMPLE_MS then
-        local w = uptime_ms()
-        if w then wall0, cpu0, now = w, cpu, w end
+        local r = runnable_ms()
+        if r then base, cpu0, now = r, cpu, r end
       end
-      -- Never backwards: a sample may read below the CPU-time estimate.
       if now < last then now = last end
       last = now
       return now
@@ -155,7 +155,7 @@ while true do
       end,
       -- stdout is this frame channel: child processes must not inherit it.
       child_stdout = "stderr",
-      clock = wall_clock,
+      clock = runnable_clock,
     })
     if not ok then fatal("init failed: " .. tostring(res)) end
     vm = res
