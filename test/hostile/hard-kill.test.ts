@@ -32,7 +32,6 @@ describe.each(KILLING_KINDS)('hard kill on $name', (kind) => {
     const r = await vm.execute(code, { timeoutMs: DEADLINE_MS })
     const elapsed = performance.now() - started
     expect(r.status, JSON.stringify(r.error)).toBe('timeout')
-    console.log(`${kind.name}: timeout after ${Math.round(elapsed)} ms (deadline ${DEADLINE_MS} ms)`)
     return elapsed
   }
 

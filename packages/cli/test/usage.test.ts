@@ -37,7 +37,9 @@ describe('usage errors', () => {
   it('a bad flag value gets a hint too', async () => {
     const r = await cli(['run', '--timeout', 'soon', '-e', 'print(1)'])
     expect(r).toMatchObject({ code: 2, stdout: '' })
-    expect(r.stderr).toMatch(/^error: --timeout must be a number of milliseconds above 0 and at most 2147483647 [^\n]*, got "soon"\nhint: \S[^\n]*\n$/)
+    expect(r.stderr).toMatch(
+      /^error: --timeout must be a number of milliseconds above 0 and at most 2147483647 [^\n]*, got "soon"\nhint: \S[^\n]*\n$/,
+    )
   })
 
   // The same rule as the API's (core checkLimits): nothing runs, exit 2, one line naming the flag.
