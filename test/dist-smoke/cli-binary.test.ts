@@ -302,9 +302,10 @@ describe('run', () => {
     [
       'a bad --timeout',
       ['run', '--timeout', 'soon', '-e', 'print(1)'],
-      "--timeout expects a positive whole number, got 'soon'",
+      '--timeout must be a number of milliseconds above 0 and at most 2147483647 (about 24.8 days), got "soon"',
     ],
-    ['a zero --timeout', ['run', '--timeout', '0', '-e', 'print(1)'], "got '0'"],
+    ['a zero --timeout', ['run', '--timeout', '0', '-e', 'print(1)'], 'got 0'],
+    ['a --timeout past 2^31 - 1 ms', ['run', '--timeout', '2147483648', '-e', 'print(1)'], 'got 2147483648'],
     [
       'a bad --memory',
       ['run', '--memory', 'lots', '-e', 'print(1)'],

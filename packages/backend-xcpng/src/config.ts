@@ -94,7 +94,7 @@ export function resolveConfig(raw: Record<string, unknown>): XcpngConfig {
     startTimeoutMs: num(raw.start_timeout_ms, 600_000),
     shutdownTimeoutMs: num(raw.shutdown_timeout_ms, 60_000),
     callTimeoutMs: num(raw.call_timeout_ms, 60_000),
-    killGraceMs: num(raw.kill_grace_ms, 2_000),
+    killGraceMs: num(raw.kill_grace_ms, 500),
     provisionConcurrency: num(raw.provision_concurrency, 4),
   }
   for (const key of ['xapiUrl', 'username', 'password', 'sshUser'] as const) {

@@ -1,4 +1,4 @@
-import type { ConfigSchema } from '@bioxen-luavm/core'
+import { type ConfigSchema, MAX_TIMEOUT_MS } from '@bioxen-luavm/core'
 
 const uuidOrName = 'a uuid or a name label'
 // What `ssh-keygen -lf` prints (the prefix and base64 padding optional), as ssh/host-key.ts accepts it.
@@ -157,25 +157,37 @@ export const xcpngConfigSchema: ConfigSchema = {
     type: 'integer',
     default: 180_000,
     min: 1,
+    max: MAX_TIMEOUT_MS,
     description: 'wait for the guest IP and sshd after VM.start',
   },
   start_timeout_ms: {
     type: 'integer',
     default: 600_000,
     min: 1,
+    max: MAX_TIMEOUT_MS,
     description: 'whole start(): clone, provision, boot, SSH',
   },
   shutdown_timeout_ms: {
     type: 'integer',
     default: 60_000,
     min: 1,
+    max: MAX_TIMEOUT_MS,
     description: 'clean shutdown before falling back to hard shutdown',
   },
-  call_timeout_ms: { type: 'integer', default: 60_000, min: 1, description: 'deadline of one XAPI call' },
+  call_timeout_ms: {
+    type: 'integer',
+    default: 60_000,
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    description: 'deadline of one XAPI call',
+  },
   kill_grace_ms: {
     type: 'integer',
-    default: 2_000,
+    // The soft stop's result must cross the network before the host gives
+    // up on it: one round trip, with room for a slow link (not 2x a deadline).
+    default: 500,
     min: 0,
+    max: 60_000,
     description: 'how long past timeoutMs an execution may run before the remote process group is killed',
   },
   provision_concurrency: {

@@ -11,7 +11,9 @@ import {
   SshError,
   type StartOptions,
   type StopOptions,
+  startTimer,
   TaskQueue,
+  type Timer,
   truncateUtf8,
   type VMInit,
   VMStateError,
@@ -216,19 +218,19 @@ export class XcpngVM extends BaseLuaVM {
     })
     // The driver's hook enforces timeoutMs inside Lua; this deadline is for
     // code the hook cannot interrupt (a long C call, a blocked read).
-    let timer: NodeJS.Timeout | undefined
+    let timer: Timer | undefined
     let onAbort: (() => void) | undefined
     const outcome = await new Promise<Outcome>((resolve) => {
       exec.then(
         (result) => resolve({ kind: 'done', result }),
         (error: unknown) => resolve({ kind: 'failed', error }),
       )
-      timer = setTimeout(() => resolve({ kind: 'deadline' }), o.timeoutMs + this.#cfg.killGraceMs)
+      timer = startTimer(o.timeoutMs + this.#cfg.killGraceMs, () => resolve({ kind: 'deadline' }))
       onAbort = () => resolve({ kind: 'abort' })
       if (o.signal?.aborted) onAbort()
       else o.signal?.addEventListener('abort', onAbort, { once: true })
     })
-    clearTimeout(timer)
+    timer?.cancel()
     if (onAbort) o.signal?.removeEventListener('abort', onAbort)
     const durationMs = performance.now() - started
     const partial = () => {

@@ -35,6 +35,28 @@ describe('bioxen-luavm config', () => {
     expect(JSON.parse(r.stdout).backends.xcpng).toMatchObject({ username: 'root', password: '[redacted]' })
   })
 
+  it('hides credentials inside URLs in config show and config validate', async () => {
+    const file = join(dir, 'urls.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        limits: { timeoutMs: 2 ** 31 },
+        backends: {
+          xcpng: { xapi_url: 'https://root:pw-in-url@xcp.example', username: 'root', password: 'x' },
+          process: { servers: ['https://bob:rock-pw@rocks.example/?token=tok-in-query'] },
+        },
+      }),
+    )
+    const shown = await cli(['--config', file, 'config', 'show'], { env: { LUAVM_TIMEOUT_MS: '1000' } })
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).not.toMatch(/pw-in-url|rock-pw|tok-in-query/)
+    expect(JSON.parse(shown.stdout).backends.xcpng.xapi_url).toBe('https://[redacted]@xcp.example')
+    const checked = await cli(['--config', file, 'config', 'validate', '--json'])
+    expect(checked.code).toBe(2)
+    expect(checked.stdout).not.toMatch(/pw-in-url|rock-pw|tok-in-query/)
+    expect(JSON.parse(checked.stdout).problems).toContainEqual(expect.stringMatching(/limits\.timeoutMs must be/))
+  })
+
   it('validates and names the bad key, exit 2', async () => {
     const file = join(dir, 'bad.json')
     writeFileSync(file, JSON.stringify({ backends: { wasm: { isolation: 'sideways' }, nope: {} } }))

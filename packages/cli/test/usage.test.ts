@@ -37,7 +37,45 @@ describe('usage errors', () => {
   it('a bad flag value gets a hint too', async () => {
     const r = await cli(['run', '--timeout', 'soon', '-e', 'print(1)'])
     expect(r).toMatchObject({ code: 2, stdout: '' })
-    expect(r.stderr).toMatch(/^error: --timeout expects a positive whole number, got 'soon'\nhint: \S[^\n]*\n$/)
+    expect(r.stderr).toMatch(
+      /^error: --timeout must be a number of milliseconds above 0 and at most 2147483647 [^\n]*, got "soon"\nhint: \S[^\n]*\n$/,
+    )
+  })
+
+  // The same rule as the API's (core checkLimits): nothing runs, exit 2, one line naming the flag.
+  it.each([
+    ['--timeout', '2147483648'],
+    ['--timeout', 'Infinity'],
+    ['--timeout', 'NaN'],
+    ['--timeout', '-5'],
+    ['--timeout', '0'],
+    ['--timeout', '1e400'],
+    ['--memory', '0'],
+    ['--memory', '-1'],
+    ['--memory', '1.5'],
+    ['--memory', '99999999TB'],
+    ['--max-output', '-1'],
+    ['--max-output', '2.5'],
+    ['--max-output', 'NaN'],
+  ])('%s %s is refused before anything runs', async (flag, value) => {
+    const r = await cli(['run', `${flag}=${value}`, '-e', 'print("ran")'])
+    expect(r).toMatchObject({ code: 2, stdout: '' })
+    expect(r.stderr).toMatch(new RegExp(`^error: ${flag} (must be|expects) [^\\n]*\\nhint: [^\\n]+\\n$`))
+  })
+
+  it('the largest values work; a fractional --timeout is rounded up', async () => {
+    for (const args of [
+      ['--timeout', '2147483647'],
+      ['--timeout', '1500.5'],
+      ['--memory', '9007199254740991'],
+      ['--max-output', '9007199254740991'],
+    ]) {
+      expect(await cli(['run', ...args, '-e', 'print("ran")']), args.join(' ')).toEqual({
+        code: 0,
+        stdout: 'ran\n',
+        stderr: '',
+      })
+    }
   })
 
   it('a config error listing several problems is still one line', async () => {

@@ -38,10 +38,11 @@
 -- flush() (the pipe driver's frame channel is block-buffered: flush() makes
 -- the frames leave the process). At the end of an exec the host receives
 -- the result next and delivers output first anyway, so flush() is not called.
--- The clock of the pipe driver is os.clock() (CPU time): time spent blocked
--- in C (a socket accept) does not count, so a long-running server should
--- call io.stdout:flush() after its status lines (as it must with C stdio
--- on a pipe). Methods of real file handles (p:read() on an io.popen pipe)
+-- The clock of the pipe driver is the time the process was runnable (on a
+-- CPU or waiting for one) where Linux reports it, else os.clock() (CPU
+-- time): time blocked in C (a socket accept) does not count, so a
+-- long-running server should call io.stdout:flush() after its status lines
+-- (as it must with C stdio on a pipe). Methods of real file handles (p:read() on an io.popen pipe)
 -- are not intercepted either: flush before blocking on them.
 --
 -- Child processes. With child_stdout = "stderr" (the pipe driver, whose

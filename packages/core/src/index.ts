@@ -16,6 +16,14 @@ export {
   type ResolvedExecOptions,
   type VMInit,
 } from './contract/base-vm.js'
+export {
+  checkByteLimit,
+  checkLimits,
+  checkTimeoutMs,
+  type LimitValues,
+  MAX_LIMIT_BYTES,
+  MAX_TIMEOUT_MS,
+} from './contract/limits.js'
 export type * from './contract/session.js'
 export type * from './contract/types.js'
 export { assertTransition, canTransition } from './contract/vm-state.js'
@@ -30,7 +38,6 @@ export {
   type LogRecord,
   type LogSink,
   levelFromEnv,
-  redactFields,
   silentLogger,
 } from './logger/logger.js'
 export { BOOTSTRAP_LUA, DRIVER_LUA, RUNTIME_LUA } from './lua/sources.generated.js'
@@ -46,5 +53,7 @@ export {
   defaultRegistry,
 } from './registry/backend-registry.js'
 export { newId } from './util/ids.js'
+export { isSecretName, REDACTED, redactFields, redactText } from './util/redact.js'
 export { TaskQueue } from './util/serial-queue.js'
 export { truncateUtf8, utf8Length } from './util/text.js'
+export { MAX_TIMER_MS, startTimer, type Timer } from './util/timer.js'

@@ -189,7 +189,7 @@ describe('BaseLuaVM options', () => {
     const vm = new ScriptedVM()
     await vm.start()
     await expect(vm.execute('a', { timeoutMs: 0 })).rejects.toThrow(/timeoutMs/)
-    await expect(vm.execute('a', { timeoutMs: -5 })).rejects.toThrow(InvalidArgumentError)
+    await expect(vm.execute('a', { timeoutMs: -5 })).rejects.toThrow(ConfigError)
     await expect(vm.execute('a', { timeoutMs: Number.NaN })).rejects.toThrow(/timeoutMs/)
     await expect(vm.execute('a', { maxOutputBytes: -1 })).rejects.toThrow(/maxOutputBytes/)
     await expect(vm.execute('a', { memoryLimitBytes: 0 })).rejects.toThrow(/memoryLimitBytes/)

@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import {
-  consoleSink,
-  createLogger,
-  type LogRecord,
-  levelFromEnv,
-  redactFields,
-  silentLogger,
-} from '../src/logger/logger.js'
+import { consoleSink, createLogger, type LogRecord, levelFromEnv, silentLogger } from '../src/logger/logger.js'
+import { redactFields } from '../src/util/redact.js'
 
 function collect(): { records: LogRecord[]; sink: (r: LogRecord) => void } {
   const records: LogRecord[] = []

@@ -89,12 +89,3 @@ export function residentBytes(pid: number): number | undefined {
     return undefined
   }
 }
-
-/** The state letter of a process (`R` running or runnable, `S` sleeping, `D` in I/O, `Z` zombie), or undefined. */
-export function processState(pid: number): string | undefined {
-  try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.state
-  } catch {
-    return undefined
-  }
-}

@@ -13,9 +13,10 @@ import {
   encodeQuit,
   type LuaValue,
   ProtocolError,
+  startTimer,
+  type Timer,
 } from '@bioxen-luavm/core'
 import type { LuaInterpreter } from '../interpreters/detect.js'
-import { processState } from '../spawn/proc.js'
 import { killGroup, spawnInGroup, waitGroupGone } from '../spawn/process-group.js'
 import { addressSpaceLimit, setSoftAddressSpaceLimit, withAddressSpaceLimit } from '../spawn/rlimit.js'
 import { cutOutput } from './output-cap.js'
@@ -98,9 +99,6 @@ interface StreamedOutput {
 }
 
 let workerCounter = 0
-
-// How often a running chunk past its hard deadline is checked again.
-const HARD_DEADLINE_POLL_MS = 20
 
 // How long after the process exited its output may still be drained.
 const READER_CLOSE_FALLBACK_MS = 1_000
@@ -448,28 +446,15 @@ export class DriverWorker {
     return raw
   }
 
-  // The hard layer. With the soft layer on, the runtime gets killGraceMs to
-  // stop the chunk itself (keeping the state). Its clock is os.clock() — CPU
-  // time, the only sub-second clock plain Lua has — which lags wall time
-  // when the machine is busy; so a process still *running* Lua at the hard
-  // deadline gets up to timeoutMs more to be stopped softly, while one
-  // blocked in a system call (os.execute, a socket) cannot be stopped by
-  // the hook and is killed at once. Without the soft layer: kill at timeoutMs.
-  #armHardDeadline(timeoutMs: number): { cancel(): void } {
-    const soft = this.#options.softDeadline !== false
-    const grace = soft ? this.#options.killGraceMs : 0
-    const cap = performance.now() + timeoutMs + grace + (soft ? timeoutMs : 0)
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const fire = () => {
-      const pid = this.pid
-      if (soft && pid !== undefined && performance.now() < cap && processState(pid) === 'R') {
-        timer = setTimeout(fire, HARD_DEADLINE_POLL_MS)
-        return
-      }
-      this.kill('timeout')
-    }
-    timer = setTimeout(fire, timeoutMs + grace)
-    return { cancel: () => clearTimeout(timer) }
+  // The hard layer: the whole group is killed at timeoutMs + killGraceMs
+  // (at timeoutMs without the soft layer), whatever the process is doing.
+  // With the soft layer on, the runtime's hook stops the chunk at the
+  // deadline itself (keeping the state) and the grace is its head start; a
+  // chunk blocked in C (os.execute, a socket, one long string.rep) cannot
+  // be stopped by the hook and is killed when the grace is over.
+  #armHardDeadline(timeoutMs: number): Timer {
+    const grace = this.#options.softDeadline === false ? 0 : this.#options.killGraceMs
+    return startTimer(timeoutMs + grace, () => this.kill('timeout'))
   }
 
   // Enforces the hard deadline and the cancel on a running chunk, then

@@ -1,5 +1,5 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import { TaskQueue } from '@bioxen-luavm/core'
+import { startTimer, TaskQueue, type Timer } from '@bioxen-luavm/core'
 import type { EngineExecRequest, EngineOptions } from '../engine/types.js'
 import { describeThrown, hostResultJson } from '../engine/values.js'
 import type { Platform, WorkerLike } from '../platform/types.js'
@@ -49,8 +49,6 @@ export class WorkerRequestError extends Error {
 }
 
 let nextConnectionId = 1
-/** Longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2_147_483_647
 
 /**
  * One worker thread hosting the engines of several VMs.
@@ -162,7 +160,7 @@ export class WorkerConnection {
       if (io.signal?.aborted) return { stop: { status: 'killed', message: 'execution cancelled before it started' } }
       const generation = this.#generation
       const rid = this.#nextRid++
-      const timers: Array<ReturnType<typeof setTimeout>> = []
+      const timers: Timer[] = []
       let onAbort: (() => void) | undefined
       try {
         return await new Promise<ExecOutcome>((resolve, reject) => {
@@ -192,19 +190,15 @@ export class WorkerConnection {
           // could stop it, so the kill comes at the deadline itself.
           const soft = request.softDeadline
           const killAfter = soft ? request.timeoutMs + this.#settings.graceMs : request.timeoutMs
-          // A deadline beyond what a timer can hold (or none) is no deadline:
-          // setTimeout would fire such a delay at once.
-          if (killAfter <= MAX_TIMER_MS) {
-            timers.push(
-              setTimeout(
-                hardStop(
-                  'timeout',
-                  `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
-                ),
-                killAfter,
+          timers.push(
+            startTimer(
+              killAfter,
+              hardStop(
+                'timeout',
+                `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
               ),
-            )
-          }
+            ),
+          )
           onAbort = () => {
             // Soft cancel first (the worker's clock reads the flag); the
             // thread is terminated only if that does not end the run. A
@@ -212,7 +206,7 @@ export class WorkerConnection {
             const kill = hardStop('killed', 'execution cancelled; its worker was terminated')
             if (this.#writer && soft) {
               this.#writer.setCancel(true)
-              timers.push(setTimeout(kill, this.#settings.graceMs))
+              timers.push(startTimer(this.#settings.graceMs, kill))
             } else {
               kill()
             }
@@ -228,7 +222,7 @@ export class WorkerConnection {
         })
       } finally {
         this.#running = undefined
-        for (const timer of timers) clearTimeout(timer)
+        for (const timer of timers) timer.cancel()
         if (onAbort) io.signal?.removeEventListener('abort', onAbort)
         this.#writer?.setCancel(false)
       }

@@ -1,4 +1,4 @@
-import { isLuaVMError } from '@bioxen-luavm/core'
+import { isLuaVMError, redactText } from '@bioxen-luavm/core'
 import { ExitCode } from './exit-codes.js'
 
 /** A usage mistake (bad flag value, missing program); exits with status 2. */
@@ -21,7 +21,11 @@ const XAPI_CONFIG_HINT =
 /** One readable line (plus a hint line) for stderr, and the exit status, of any error. */
 export function describeError(error: unknown): { line: string; hint: string; exitCode: number } {
   if (error instanceof UsageError) {
-    return { line: `error: ${oneLine(error.message)}`, hint: error.hint ?? USAGE_HINT, exitCode: ExitCode.usage }
+    return {
+      line: `error: ${oneLine(redactText(error.message))}`,
+      hint: error.hint ?? USAGE_HINT,
+      exitCode: ExitCode.usage,
+    }
   }
   if (isLuaVMError(error)) {
     const xapiCode = (error as { xapiCode?: string }).xapiCode
@@ -32,7 +36,8 @@ export function describeError(error: unknown): { line: string; hint: string; exi
       exitCode: usage ? ExitCode.usage : ExitCode.internal,
     }
   }
-  const message = error instanceof Error ? error.message : String(error)
+  // SDK errors redact their own messages; anything else may quote a URL with its password.
+  const message = redactText(error instanceof Error ? error.message : String(error))
   return { line: `error: ${oneLine(message)}`, hint: DEBUG_HINT, exitCode: ExitCode.internal }
 }
 

@@ -1,5 +1,7 @@
+import { checkByteLimit, checkLimits, checkTimeoutMs } from '../contract/limits.js'
 import { ConfigError } from '../errors/index.js'
 import type { BackendRegistry } from '../registry/backend-registry.js'
+import { isSecretName, REDACTED, redactFields, redactText } from '../util/redact.js'
 import { type ConfigSchema, validateSection } from './schema.js'
 
 /** The whole config, as a file or an object holds it. */
@@ -115,9 +117,19 @@ export class ConfigManager {
     return [...new Set([...(this.#file.plugins ?? []), ...fromEnv, ...(this.#explicit.plugins ?? [])])]
   }
 
-  /** Default execution limits merged from every source. */
+  /**
+   * Default execution limits merged from every source, checked by the rule
+   * every limit follows (`checkLimits`).
+   *
+   * @throws ConfigError naming the bad limit and where it came from
+   */
   get limits(): NonNullable<LuaVMConfig['limits']> {
-    const env: NonNullable<LuaVMConfig['limits']> = {}
+    return this.#limits(true)
+  }
+
+  // With `check` false (printing a config that may be wrong): the values as given.
+  #limits(check: boolean): NonNullable<LuaVMConfig['limits']> {
+    const env: Record<string, unknown> = {}
     for (const [key, name] of [
       ['timeoutMs', 'LUAVM_TIMEOUT_MS'],
       ['maxOutputBytes', 'LUAVM_MAX_OUTPUT_BYTES'],
@@ -125,12 +137,20 @@ export class ConfigManager {
     ] as const) {
       const raw = this.#env[name]
       if (raw === undefined || raw === '') continue
-      const n = Number(raw)
-      if (!Number.isFinite(n) || n <= 0)
-        throw new ConfigError(`${name}: expected a positive number, got ${JSON.stringify(raw)}`)
-      env[key] = n
+      // Number('') and Number(' ') are 0, Number('0x10') 16: only decimal text counts.
+      const n = /^\s*[0-9.eE+-]+\s*$/.test(raw) ? Number(raw) : raw
+      env[key] = !check
+        ? n
+        : key === 'timeoutMs'
+          ? checkTimeoutMs(n, name)
+          : checkByteLimit(n, name, key === 'maxOutputBytes' ? 0 : 1)
     }
-    return { ...this.#file.limits, ...env, ...this.#explicit.limits }
+    const where = this.#fileName ? `config file '${this.#fileName}': limits.` : 'config limits.'
+    const file = this.#file.limits ?? {}
+    const explicit = this.#explicit.limits ?? {}
+    return check
+      ? { ...checkLimits(file, where), ...env, ...checkLimits(explicit, 'limits.') }
+      : { ...file, ...env, ...explicit }
   }
 
   /** The raw merged (unvalidated) settings of one backend. */
@@ -147,6 +167,11 @@ export class ConfigManager {
   /** Validates every configured backend section against the registry's schemas; returns all problems. */
   validate(registry: BackendRegistry): string[] {
     const problems: string[] = []
+    try {
+      void this.limits
+    } catch (error) {
+      problems.push((error as Error).message)
+    }
     for (const type of this.#configuredTypes(registry)) {
       const d = registry.get(type)
       if (!d) {
@@ -157,7 +182,7 @@ export class ConfigManager {
       try {
         const section = this.backend(d.type, d.configSchema)
         const problem = d.checkConfig?.(section)
-        if (problem) problems.push(problem)
+        if (problem) problems.push(redactText(problem))
       } catch (error) {
         problems.push(
           ...(((error as ConfigError).details.problems as string[] | undefined) ?? [(error as Error).message]),
@@ -178,7 +203,7 @@ export class ConfigManager {
       defaultBackend: this.defaultBackend,
       ...(this.logLevel ? { logLevel: this.logLevel } : {}),
       plugins: this.plugins,
-      limits: this.limits,
+      limits: this.#limits(false),
       backends,
     }
   }
@@ -251,8 +276,9 @@ function redactSection(section: Record<string, unknown>, schema?: ConfigSchema):
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(section)) {
     if (value === undefined) continue
-    const secret = schema?.[key]?.secret ?? /pass(word)?|secret|token|private[_-]?key/i.test(key)
-    out[key] = secret && value !== '' ? '[redacted]' : value
+    const secret = schema?.[key]?.secret ?? isSecretName(key)
+    // Settings that are not secrets may still quote one (a URL with a password).
+    out[key] = secret && value !== '' ? REDACTED : redactFields(value)
   }
   return out
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../logger/logger.js'
 import { silentLogger } from '../logger/logger.js'
 import { ReplSession } from '../manager/repl-session.js'
 import { TaskQueue } from '../util/serial-queue.js'
+import { checkByteLimit, checkLimits, checkTimeoutMs } from './limits.js'
 import type { InteractiveSession, SessionOptions } from './session.js'
 import type {
   BackendCapabilities,
@@ -48,7 +49,7 @@ export interface VMInit<C = Record<string, unknown>> {
   type: string
   /** Backend config, already validated and merged with defaults. */
   config: C
-  /** Limits applied when an execution sets none. */
+  /** Limits applied when an execution sets none (checked: a bad one is a `ConfigError`). */
   limits?: Partial<ExecDefaults>
   logger?: Logger
 }
@@ -97,7 +98,7 @@ export abstract class BaseLuaVM implements AsyncDisposable {
     this.id = init.id
     this.type = init.type
     this.logger = init.logger ?? silentLogger
-    this.limits = { ...DEFAULT_EXEC_LIMITS, ...stripUndefined(init.limits ?? {}) }
+    this.limits = { ...DEFAULT_EXEC_LIMITS, ...checkLimits(init.limits ?? {}, 'limits.') }
   }
 
   /** Current lifecycle state. */
@@ -179,12 +180,16 @@ export abstract class BaseLuaVM implements AsyncDisposable {
   /** Installs a Lua package into this VM's environment. */
   async installPackage(name: string, options: InstallOptions = {}): Promise<InstallResult> {
     this.#assertRunning('installPackage')
+    if (options.timeoutMs !== undefined) {
+      return this.doInstallPackage(name, { ...options, timeoutMs: checkTimeoutMs(options.timeoutMs) })
+    }
     return this.doInstallPackage(name, options)
   }
 
   /** Opens an interactive REPL session on this VM. */
   async openSession(options: SessionOptions = {}): Promise<InteractiveSession> {
     this.#assertRunning('openSession')
+    checkLimits({ timeoutMs: options.timeoutMs, maxOutputBytes: options.maxOutputBytes })
     if (!this.capabilities.sessions) {
       throw new BackendUnavailableError(`backend '${this.type}' has no interactive sessions`)
     }
@@ -327,13 +332,17 @@ export abstract class BaseLuaVM implements AsyncDisposable {
   }
 
   #resolve(options: ExecOptions): ResolvedExecOptions {
-    const timeoutMs = options.timeoutMs ?? this.limits.timeoutMs
-    const maxOutputBytes = options.maxOutputBytes ?? this.limits.maxOutputBytes
-    checkPositive('timeoutMs', timeoutMs)
-    checkPositive('maxOutputBytes', maxOutputBytes, true)
-    const memoryLimitBytes = options.memoryLimitBytes ?? this.limits.memoryLimitBytes
+    // The VM's defaults were checked when it was made; an execution's own are checked here.
+    const timeoutMs = options.timeoutMs === undefined ? this.limits.timeoutMs : checkTimeoutMs(options.timeoutMs)
+    const maxOutputBytes =
+      options.maxOutputBytes === undefined
+        ? this.limits.maxOutputBytes
+        : checkByteLimit(options.maxOutputBytes, 'maxOutputBytes', 0)
+    const memoryLimitBytes =
+      options.memoryLimitBytes === undefined
+        ? this.limits.memoryLimitBytes
+        : checkByteLimit(options.memoryLimitBytes, 'memoryLimitBytes', 1)
     if (memoryLimitBytes !== undefined) {
-      checkPositive('memoryLimitBytes', memoryLimitBytes)
       // A cap that cannot be enforced is refused, never silently dropped.
       const problem = this.memoryLimitProblem()
       if (problem) throw new ConfigError(`memoryLimitBytes was asked for, but ${problem}`)
@@ -376,14 +385,4 @@ export abstract class BaseLuaVM implements AsyncDisposable {
       }
     }
   }
-}
-
-function checkPositive(name: string, value: number, allowZero = false): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new InvalidArgumentError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${value}`)
-  }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }

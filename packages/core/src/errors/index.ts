@@ -1,3 +1,4 @@
+import { redactText } from '../util/redact.js'
 import { LuaVMError } from './lua-vm-error.js'
 
 export { isLuaVMError, LuaVMError } from './lua-vm-error.js'
@@ -12,6 +13,8 @@ type ErrorOptions = { cause?: unknown; details?: Record<string, unknown> }
 export class LuaRuntimeError extends LuaVMError {
   override readonly _tag = 'LuaRuntimeError'
   override readonly code = 'E_LUA_RUNTIME'
+  /** The message is the Lua program's error value: never rewritten. */
+  static override readonly luaText: boolean = true
   /** Line in the chunk where the error was raised, when Lua reported one. */
   readonly line: number | undefined
   /** Lua traceback, when the backend captured one. */
@@ -27,6 +30,8 @@ export class LuaRuntimeError extends LuaVMError {
 export class LuaSyntaxError extends LuaVMError {
   override readonly _tag = 'LuaSyntaxError'
   override readonly code = 'E_LUA_SYNTAX'
+  /** The message is Lua's own compiler message about the program: never rewritten. */
+  static override readonly luaText: boolean = true
   /** Line of the syntax error, when Lua reported one. */
   readonly line: number | undefined
   constructor(message: string, options: ErrorOptions & { line?: number } = {}) {
@@ -163,7 +168,7 @@ export class XapiError extends LuaVMError {
       details: { ...options.details, xapiCode, params: [...params] },
     })
     this.xapiCode = xapiCode
-    this.params = Object.freeze([...params])
+    this.params = Object.freeze(params.map(redactText))
   }
 }
 

@@ -1,8 +1,12 @@
+import { redactFields, redactText } from '../util/redact.js'
+
 /**
  * Base class of every error the SDK raises. Errors are data: each carries a
  * stable `_tag` equal to its class name (so Effect users can `catchTag`) and a
  * stable machine-readable `code`. Messages say what happened and what to do,
- * and never contain secrets.
+ * and never contain secrets: the message and details of every error go
+ * through `redactText`/`redactFields` (credentials in URLs, secret-named
+ * fields), except the text of a Lua error, which is what the program said.
  */
 export class LuaVMError extends Error {
   /** Stable discriminant, equal to the class name. */
@@ -12,10 +16,19 @@ export class LuaVMError extends Error {
   /** Extra structured context; never holds secrets. */
   readonly details: Readonly<Record<string, unknown>>
 
+  /**
+   * True on the classes whose message is text the Lua program produced
+   * (its error value): kept verbatim, since the SDK did not write it.
+   */
+  static readonly luaText: boolean = false
+
   constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    // Redacted before super(): the stack trace copies the message.
+    const verbatim = (new.target as typeof LuaVMError).luaText
+    super(verbatim ? message : redactText(message), options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
-    this.details = Object.freeze({ ...(options.details ?? {}) })
+    const details = options.details ?? {}
+    this.details = Object.freeze(verbatim ? { ...details } : (redactFields(details) as Record<string, unknown>))
   }
 
   /** A JSON-safe view, e.g. for `--json` output and logs. */

@@ -1,3 +1,5 @@
+import { redactFields, redactText } from '../util/redact.js'
+
 /** Log levels, lowest first. `silent` turns a logger off. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
@@ -37,20 +39,6 @@ export interface LoggerOptions {
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
-// Field names whose values are secrets: their values never reach a sink.
-const secretKey = /pass(word|phrase)?|secret|token|private[_-]?key|credential|authorization|cookie/i
-
-/** Replaces secret-looking values (by key name) with `"[redacted]"`, deeply. */
-export function redactFields(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1))
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = secretKey.test(k) && v !== undefined && v !== null && v !== '' ? '[redacted]' : redactFields(v, depth + 1)
-  }
-  return out
-}
-
 /** The level the environment asks for (`LUAVM_LOG_LEVEL`, `LUAVM_DEBUG`, `PYLUA_DEBUG`), if any. */
 export function levelFromEnv(env: Record<string, string | undefined> | undefined = processEnv()): LogLevel | undefined {
   const explicit = env?.LUAVM_LOG_LEVEL?.toLowerCase()
@@ -74,13 +62,13 @@ export function consoleSink(options: { json?: boolean } = {}): LogSink {
   }
 }
 
-/** Creates a component logger. Secrets in fields are redacted before any sink sees them. */
+/** Creates a component logger. Secrets in the message and fields are redacted before any sink sees them. */
 export function createLogger(component: string, options: LoggerOptions = {}): Logger {
   const level = options.level ?? levelFromEnv() ?? 'warn'
   const sink = options.sink ?? consoleSink({ json: options.json ?? false })
   const emit = (lvl: Exclude<LogLevel, 'silent'>, message: string, fields?: Record<string, unknown>) => {
     if (rank[lvl] < rank[level]) return
-    const record: LogRecord = { time: new Date().toISOString(), level: lvl, component, message }
+    const record: LogRecord = { time: new Date().toISOString(), level: lvl, component, message: redactText(message) }
     if (fields) record.fields = redactFields(fields) as Record<string, unknown>
     try {
       sink(record)

@@ -4,6 +4,7 @@ import type { ExecResult, VMState } from '../contract/types.js'
 import { InteractiveSessionError, InvalidArgumentError, isLuaVMError, VMTimeoutError } from '../errors/index.js'
 import { newId } from '../util/ids.js'
 import { TaskQueue } from '../util/serial-queue.js'
+import { startTimer, type Timer } from '../util/timer.js'
 
 /** Options of a {@link ReplSession}, beyond the contract's `SessionOptions`. */
 export interface ReplSessionOptions extends SessionOptions {
@@ -143,10 +144,10 @@ export class ReplSession implements InteractiveSession {
     const immediate = take()
     if (immediate !== undefined) return Promise.resolve(immediate)
     return new Promise<string>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
+      let timer: Timer | undefined
       const finish = (settle: () => void) => {
         this.#waiters.delete(check)
-        if (timer !== undefined) clearTimeout(timer)
+        timer?.cancel()
         options.signal?.removeEventListener('abort', onAbort)
         settle()
       }
@@ -169,18 +170,16 @@ export class ReplSession implements InteractiveSession {
       if (options.signal?.aborted) return onAbort()
       if (this.#state !== 'open') return check()
       options.signal?.addEventListener('abort', onAbort, { once: true })
-      timer = setTimeout(
-        () =>
-          finish(() =>
-            reject(
-              new VMTimeoutError(
-                `session '${this.id}' on VM '${this.vmId}' printed nothing matching ${describeUntil(until)} within ${timeoutMs} ms; ` +
-                  'check the code prints it, or raise timeoutMs',
-                { details: { ...this.#details(), timeoutMs } },
-              ),
+      timer = startTimer(timeoutMs, () =>
+        finish(() =>
+          reject(
+            new VMTimeoutError(
+              `session '${this.id}' on VM '${this.vmId}' printed nothing matching ${describeUntil(until)} within ${timeoutMs} ms; ` +
+                'check the code prints it, or raise timeoutMs',
+              { details: { ...this.#details(), timeoutMs } },
             ),
           ),
-        timeoutMs,
+        ),
       )
       this.#waiters.add(check)
     })

@@ -1,5 +1,6 @@
 import type { ConfigManager } from '../config/config-manager.js'
 import type { BaseLuaVM, ExecDefaults } from '../contract/base-vm.js'
+import { checkLimits } from '../contract/limits.js'
 import type { InteractiveSession, SessionOptions, SessionReply, SessionState } from '../contract/session.js'
 import type { BackendCapabilities, ExecOptions, ExecResult, VMState } from '../contract/types.js'
 import { errorFromResult } from '../errors/from-result.js'
@@ -17,6 +18,7 @@ import type { Logger } from '../logger/logger.js'
 import { silentLogger } from '../logger/logger.js'
 import { type BackendRegistry, defaultRegistry } from '../registry/backend-registry.js'
 import { TaskQueue } from '../util/serial-queue.js'
+import { startTimer } from '../util/timer.js'
 import { ExecutionJob, errorToJSON, type JobStatus, jobNotFound } from './jobs.js'
 import { VMCluster } from './vm-cluster.js'
 
@@ -190,7 +192,7 @@ export class VMManager implements AsyncDisposable {
     this.#registry = options.registry ?? defaultRegistry
     this.#config = options.config
     this.#defaultBackend = options.defaultBackend ?? options.config?.defaultBackend ?? 'auto'
-    this.#limits = { ...stripUndefined(options.config?.limits ?? {}), ...stripUndefined(options.limits ?? {}) }
+    this.#limits = { ...options.config?.limits, ...checkLimits(options.limits ?? {}, 'limits.') }
     this.#logger = (options.logger ?? silentLogger).child('manager')
     this.#jobQueue = new TaskQueue(max)
     this.#jobHistoryLimit = history
@@ -666,7 +668,7 @@ export class VMManager implements AsyncDisposable {
         : {}),
       ...(options.config ?? {}),
     }
-    const limits = { ...this.#limits, ...stripUndefined(options.limits ?? {}) }
+    const limits = { ...this.#limits, ...checkLimits(options.limits ?? {}, 'limits.') }
     const vm = await this.#registry.create(type, id, config, {
       limits,
       logger: this.#logger,
@@ -918,12 +920,12 @@ function withDeadline<T>(
     return Promise.reject(new InvalidArgumentError(`timeoutMs must be a non-negative number, got ${timeoutMs}`))
   }
   return new Promise<T>((resolve, reject) => {
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(() => reject(onTimeout())), timeoutMs)
+    const timer = timeoutMs === undefined ? undefined : startTimer(timeoutMs, () => done(() => reject(onTimeout())))
     // A typed error like every other rejection; the caller's reason rides along as the cause.
     const onAbort = () =>
       done(() => reject(new VMManagerError('the wait was aborted by its signal', { cause: signal?.reason })))
     const done = (settle: () => void) => {
-      if (timer !== undefined) clearTimeout(timer)
+      timer?.cancel()
       signal?.removeEventListener('abort', onAbort)
       settle()
     }
@@ -934,8 +936,4 @@ function withDeadline<T>(
       (e: unknown) => done(() => reject(e)),
     )
   })
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }
