@@ -1,4 +1,4 @@
-import type { LuaValue } from '@bioxen-luavm/core'
+import { DEFAULT_EXEC_LIMITS, type LuaValue } from '@bioxen-luavm/core'
 import type { LuaWasm } from 'wasmoon'
 import * as wasmoonNs from 'wasmoon'
 import { instantiateLuaWasm, type WasmoonNamespace } from '../module-cache.js'
@@ -13,7 +13,7 @@ import {
   type LuaEngine,
   runtimeTimeoutMs,
 } from './types.js'
-import { ConversionError } from './values.js'
+import { ArgBudget, ConversionError } from './values.js'
 import { addTableFunction } from './wasm-table.js'
 import { type HeapAccount, newTracedState } from './wasmoon-heap.js'
 import { LUA_ERRMEM, LUA_OK, type Raw, REGISTRY, rawApi, T_STRING, UPVALUE_1, WasmoonStack } from './wasmoon-stack.js'
@@ -75,6 +75,8 @@ class WasmoonEngine implements LuaEngine {
   #reset = 0n
   #info = 0n
   #dead: string | undefined
+  /** The running execution's maxOutputBytes: what one host call's arguments may hold in strings. */
+  #argBytes = DEFAULT_EXEC_LIMITS.maxOutputBytes
 
   constructor(lua: LuaWasm, exports: WebAssembly.Exports, options: EngineOptions, hooks: EngineHooks) {
     this.#raw = rawApi(lua.module as unknown as { HEAPU8: Uint8Array; HEAPU32: Uint32Array }, exports)
@@ -128,6 +130,7 @@ class WasmoonEngine implements LuaEngine {
     const cap = request.memoryLimitBytes ?? this.#defaultMemoryMax
     try {
       this.#heap.max = cap
+      this.#argBytes = request.maxOutputBytes
       raw.lua_rawgeti(L, REGISTRY, this.#run)
       this.#stack.pushString(L, request.code)
       this.#stack.pushString(L, request.chunkName)
@@ -323,10 +326,11 @@ class WasmoonEngine implements LuaEngine {
           const name = this.#stack.readString(L, UPVALUE_1) ?? '?'
           const n = raw.lua_gettop(L)
           const args: LuaValue[] = []
+          const budget = new ArgBudget(this.#argBytes)
           let bad: string | undefined
           for (let i = 1; i <= n && bad === undefined; i++) {
             try {
-              args.push(this.#stack.readValue(L, i, 1, new Set()))
+              args.push(this.#stack.readValue(L, i, 1, budget))
             } catch (error) {
               if (!(error instanceof ConversionError)) throw error
               bad = `host.${name}: argument ${i} ${error.message}`
