@@ -128,21 +128,24 @@ describe.each(SANDBOX_KINDS)('host-function arguments: $name', (kind) => {
     await vm?.stop()
   })
 
-  it.each([20, 30])('a DAG %i levels deep is a Lua error naming the value limit; the host function never runs', async (levels) => {
-    calls = 0
-    const guard = guardHost()
-    const r = await vm.execute(`${dag(levels)} local ok, e = pcall(host.take, 1, t) return ok, e`, {
-      timeoutMs: 5_000,
-      echoReturnValues: false,
-    })
-    const host = guard.stop()
-    expect(r.status).toBe('ok')
-    expect(r.values[0]).toBe(false)
-    expect(r.values[1]).toMatch(/host\.take: argument 2 goes past the limit of 10000 values/)
-    expect(calls).toBe(0)
-    expect(host.maxLoopDelayMs).toBeLessThan(STALL_MS)
-    expect(host.heapGrowthBytes).toBeLessThan(HEAP_MB * MB)
-  })
+  it.each([20, 30])(
+    'a DAG %i levels deep is a Lua error naming the value limit; the host function never runs',
+    async (levels) => {
+      calls = 0
+      const guard = guardHost()
+      const r = await vm.execute(`${dag(levels)} local ok, e = pcall(host.take, 1, t) return ok, e`, {
+        timeoutMs: 5_000,
+        echoReturnValues: false,
+      })
+      const host = guard.stop()
+      expect(r.status).toBe('ok')
+      expect(r.values[0]).toBe(false)
+      expect(r.values[1]).toMatch(/host\.take: argument 2 goes past the limit of 10000 values/)
+      expect(calls).toBe(0)
+      expect(host.maxLoopDelayMs).toBeLessThan(STALL_MS)
+      expect(host.heapGrowthBytes).toBeLessThan(HEAP_MB * MB)
+    },
+  )
 
   it('a shared big string counts once per reference, against maxOutputBytes', async () => {
     calls = 0

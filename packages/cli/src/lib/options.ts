@@ -31,5 +31,9 @@ export function withVMOptions(command: Command): Command {
     .option('-b, --backend <type>', 'backend: auto, wasm, fengari, process, or a plugin type')
     .option('-t, --timeout <ms>', 'wall-clock deadline in milliseconds', positiveInt('--timeout'))
     .option('-m, --memory <bytes>', 'memory cap, e.g. 64MB (refused where not enforceable)', byteSize('--memory'))
-    .option('--max-output <bytes>', 'cap on stdout+stderr bytes, e.g. 1MB', byteSize('--max-output'))
+    .option(
+      '--max-output <bytes>',
+      'cap on output bytes: stdout, stderr and the returned values or error message together, e.g. 1MB',
+      byteSize('--max-output'),
+    )
 }

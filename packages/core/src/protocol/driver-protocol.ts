@@ -139,7 +139,8 @@ export function encodeInit(opts: DriverInitOptions = {}): Uint8Array {
   for (const g of grants) {
     if (!/^[A-Za-z0-9_.]+$/.test(g)) throw new ConfigError(`invalid grant name ${JSON.stringify(g)}`)
   }
-  const frame = opts.maxFrameBytes === undefined ? '' : `maxframe=${Math.floor(nonNegative('maxFrameBytes', opts.maxFrameBytes))}\n`
+  const frame =
+    opts.maxFrameBytes === undefined ? '' : `maxframe=${Math.floor(nonNegative('maxFrameBytes', opts.maxFrameBytes))}\n`
   const text = `sandbox=${opts.sandbox === false ? 0 : 1}\n${grants.length ? `grants=${grants.join(',')}\n` : ''}${frame}`
   return encodeFrame(FrameType.Init, text)
 }
