@@ -405,8 +405,11 @@ end
 -- becomes "<truncated>" and the result says truncated). Shared subtables are
 -- encoded once per reference (JSON has no sharing), so a DAG of twenty levels
 -- would be a million nodes: MAX_ITEMS stops it after 10000. The bytes of the
--- JSON are counted as it is built against the room the exec has left (see
--- exec_impl), so a huge string referenced many times is refused, not built.
+-- JSON are checked against the room the exec has left (see exec_impl): as
+-- it is built, against a lower bound (the raw bytes and quotes of strings,
+-- which can be huge; every other piece is a few bytes and there are at most
+-- MAX_ITEMS of them), so a huge string referenced many times is refused
+-- before it is built; then exactly, on the finished text.
 local MAX_DEPTH, MAX_ITEMS = 32, 10000
 
 -- The encoder reads the clock every CLOCK_ITEMS values and every CLOCK_KEYS
@@ -426,20 +429,11 @@ local function keytext(k)
   return "<" .. tk .. ">"
 end
 
--- Appends one piece of JSON, counting its bytes against st.max.
-local function put(st, s)
-  local n, b = st.n + 1, st.bytes + #s
-  if b > st.max then st.bytes = b; error(ENC_OVER, 0) end
-  st.n, st.bytes = n, b
-  st.buf[n] = s
-end
-
--- A string's JSON, refused before escaping when its raw bytes alone (a lower
--- bound of its JSON) cannot fit: a 100 MB string under a 1 KB room is never
--- copied.
-local function put_str(st, s)
-  if #s > st.max - st.bytes then st.bytes = st.bytes + #s; error(ENC_OVER, 0) end
-  put(st, jstr(s))
+-- Counts `n` more bytes (a lower bound of what is about to be appended).
+local function grow(st, n)
+  local b = st.bytes + n
+  st.bytes = b
+  if b > st.max then error(ENC_OVER, 0) end
 end
 
 local function check_clock(st)
@@ -449,17 +443,21 @@ end
 
 local encode
 encode = function(v, st, depth)
+  local buf = st.buf
   local tv = type(v)
   local items = st.items + 1
   st.items = items
-  if items % CLOCK_ITEMS == 0 then check_clock(st) end
-  if tv == "string" then put_str(st, v)
-  elseif tv == "number" then put(st, jnum(v))
-  elseif tv == "boolean" then put(st, v and "true" or "false")
-  elseif tv == "nil" then put(st, "null")
+  if items >= st.tick then st.tick = items + CLOCK_ITEMS; check_clock(st) end
+  if tv == "string" then
+    -- Checked before escaping: a 100 MB string under a 1 KB room is never copied.
+    grow(st, #v + 2)
+    buf[#buf + 1] = jstr(v)
+  elseif tv == "number" then buf[#buf + 1] = jnum(v)
+  elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
+  elseif tv == "nil" then buf[#buf + 1] = "null"
   elseif tv == "table" then
-    if depth > MAX_DEPTH then st.truncated = true; put(st, '"<truncated>"'); return end
-    if st.seen[v] then put(st, '"<cycle>"'); return end
+    if depth > MAX_DEPTH then st.truncated = true; buf[#buf + 1] = '"<truncated>"'; return end
+    if st.seen[v] then buf[#buf + 1] = '"<cycle>"'; return end
     st.seen[v] = true
     local count, maxk, is_array = 0, 0, true
     local k = next(v)
@@ -476,31 +474,33 @@ encode = function(v, st, depth)
       k = next(v, k)
     end
     if count > 0 and is_array and maxk == count then
-      put(st, "[")
+      buf[#buf + 1] = "["
       for i = 1, count do
-        if i > 1 then put(st, ",") end
-        if st.items >= MAX_ITEMS then st.truncated = true; put(st, '"<truncated>"'); break end
+        if i > 1 then buf[#buf + 1] = "," end
+        if st.items >= MAX_ITEMS then st.truncated = true; buf[#buf + 1] = '"<truncated>"'; break end
         encode(rawget(v, i), st, depth + 1)
       end
-      put(st, "]")
+      buf[#buf + 1] = "]"
     else
-      put(st, "{")
+      buf[#buf + 1] = "{"
       local first = true
       k = next(v)
       while k ~= nil do
-        if not first then put(st, ",") end
+        if not first then buf[#buf + 1] = "," end
         first = false
-        if st.items >= MAX_ITEMS then st.truncated = true; put(st, '"<truncated>":"<truncated>"'); break end
-        put_str(st, keytext(k))
-        put(st, ":")
+        if st.items >= MAX_ITEMS then st.truncated = true; buf[#buf + 1] = '"<truncated>":"<truncated>"'; break end
+        local key = keytext(k)
+        grow(st, #key + 3)
+        buf[#buf + 1] = jstr(key)
+        buf[#buf + 1] = ":"
         encode(rawget(v, k), st, depth + 1)
         k = next(v, k)
       end
-      put(st, "}")
+      buf[#buf + 1] = "}"
     end
     st.seen[v] = nil
   else
-    put(st, '"<' .. tv .. '>"')
+    buf[#buf + 1] = '"<' .. tv .. '>"'
   end
 end
 
@@ -516,19 +516,21 @@ local function scalar_json(v)
 end
 
 local function encode_all(res, first, last, st)
-  put(st, "[")
+  local buf = st.buf
   for i = first, last do
-    if i > first then put(st, ",") end
-    if st.items >= MAX_ITEMS then st.truncated = true; put(st, '"<truncated>"'); break end
+    if i > first then buf[#buf + 1] = "," end
+    if st.items >= MAX_ITEMS then st.truncated = true; buf[#buf + 1] = '"<truncated>"'; break end
     encode(res[i], st, 1)
   end
-  put(st, "]")
+  buf[#buf + 1] = "]"
 end
 
--- The JSON array of res[first..last], at most `max` bytes (nil: no cap),
--- checking `clock` against `deadline` (both optional) as it goes. Returns
+-- The JSON array of res[first..last], whose values (the text inside the
+-- array's brackets) take at most `max` bytes (nil: no cap), checking
+-- `clock` against `deadline` (both optional) as it goes. Returns
 --   json, truncated        -- truncated: MAX_DEPTH or MAX_ITEMS cut something
---   nil, "over", bytes     -- more than `max` bytes (bytes: how far it got)
+--   nil, "over", bytes     -- more than `max` bytes (bytes: the size reached,
+--                          -- exact when the whole text was built)
 --   nil, "timeout"         -- the deadline passed while encoding
 local function encode_values(res, first, last, max, clock, deadline)
   max = max or huge
@@ -536,12 +538,19 @@ local function encode_values(res, first, last, max, clock, deadline)
   if last < first then return "[]", false end
   if last == first and (type(res[first]) ~= "string" or #res[first] + 2 <= max) then
     local s = scalar_json(res[first])
-    if s and #s + 2 <= max then return "[" .. s .. "]", false end
+    if s then
+      if #s > max then return nil, "over", #s end
+      return "[" .. s .. "]", false
+    end
   end
-  local st = { buf = {}, n = 0, bytes = 0, max = max, items = 0, seen = {}, truncated = false,
-    clock = clock, deadline = deadline }
+  local st = { buf = { "[" }, bytes = 0, max = max, items = 0, tick = CLOCK_ITEMS, seen = {},
+    truncated = false, clock = clock, deadline = deadline }
   local ok, e = pcall(encode_all, res, first, last, st)
-  if ok then return concat(st.buf, "", 1, st.n), st.truncated end
+  if ok then
+    local json = concat(st.buf)
+    if #json - 2 > max then return nil, "over", #json - 2 end
+    return json, st.truncated
+  end
   if e == ENC_OVER then return nil, "over", st.bytes end
   if e == ENC_TIMEOUT then return nil, "timeout" end
   error(e, 0)
@@ -1393,8 +1402,8 @@ local function exec_impl(vm, code, o)
       else
         status, cur.truncated = "output-limit", true
         err = { kind = "runtime", message = framed
-          and sformat("returned values too large: %d bytes of JSON and more, over the %d bytes a result of this backend can carry", size, room)
-          or sformat("returned values too large: %d bytes of JSON and more, over the %d bytes left of the output limit of %d bytes", size, room, cur.max) }
+          and sformat("returned values too large: at least %d bytes as JSON, over the %d bytes a result of this backend can carry", size, room)
+          or sformat("returned values too large: at least %d bytes as JSON, over the %d bytes left of the output limit of %d bytes", size, room, cur.max) }
       end
     elseif is_memory_error(e) then
       status, err = "memory", { message = e, kind = "runtime", line = error_line(e, chunkname) }
