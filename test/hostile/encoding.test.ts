@@ -53,7 +53,9 @@ describe.each(HOSTILE_KINDS)('encoding results: $name', (kind) => {
     const host = guard.stop()
     expect(r.status).toBe('output-limit')
     expect(r.values).toEqual([])
-    expect(r.error?.message).toMatch(/returned values too large: at least \d+ bytes as JSON, .*output limit of 8388608 bytes/)
+    expect(r.error?.message).toMatch(
+      /returned values too large: at least \d+ bytes as JSON, .*output limit of 8388608 bytes/,
+    )
     expect(host.maxLoopDelayMs).toBeLessThan(STALL_MS)
     expect(host.heapGrowthBytes).toBeLessThan(HEAP_MB * MB)
   })

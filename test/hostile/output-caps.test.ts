@@ -93,7 +93,9 @@ describe.each(HOSTILE_KINDS)('output caps: $name', (kind) => {
     expect(r.status).toBe('output-limit')
     expect(r.stdout).toBe('o'.repeat(1000))
     expect(r.values).toEqual([])
-    expect(r.error?.message).toMatch(/at least \d+ bytes as JSON, over the 24 bytes left of the output limit of 1024 bytes/)
+    expect(r.error?.message).toMatch(
+      /at least \d+ bytes as JSON, over the 24 bytes left of the output limit of 1024 bytes/,
+    )
     expect(leftVM(r) - bytes(r.error?.message)).toBeLessThanOrEqual(CAP)
   })
 
@@ -145,7 +147,9 @@ describe('the pipe driver keeps within the frame limit of its host (lua5.4)', ()
   it('a result bigger than a frame is output-limit naming its size; the channel survives', async () => {
     const r = await conn.exec('return string.rep("x", 200000)', { maxOutputBytes: 1 << 20, echo: false })
     expect(r.status).toBe('output-limit')
-    expect(r.error?.message).toMatch(/at least \d+ bytes as JSON, over the \d+ bytes a result of this backend can carry/)
+    expect(r.error?.message).toMatch(
+      /at least \d+ bytes as JSON, over the \d+ bytes a result of this backend can carry/,
+    )
     expect(conn.dead).toBe(false)
     expect((await conn.exec('return 1 + 1', { echo: false })).values).toEqual([2])
   })
