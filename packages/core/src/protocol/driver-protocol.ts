@@ -67,7 +67,7 @@ export interface DriverExecOptions {
   repl?: boolean
   /** In-VM deadline in milliseconds (the soft layer). */
   timeoutMs?: number
-  /** Cap on stdout+stderr bytes. */
+  /** Cap on the bytes that leave the VM: stdout, stderr and the result's values or error message together. */
   maxOutputBytes?: number
 }
 
