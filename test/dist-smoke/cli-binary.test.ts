@@ -261,7 +261,8 @@ describe('run', () => {
     expect(output).toEqual({
       code: 3,
       stdout: 'xxxxxxxxxxxx',
-      stderr: '\nstopped: the program printed more than --max-output allows; output was truncated\n',
+      stderr:
+        "\nstopped: the program's output went over --max-output (output limit of 12 bytes exceeded); output was truncated\n",
     })
   })
 

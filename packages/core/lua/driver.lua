@@ -19,7 +19,8 @@
 --
 -- Frames, both ways: ASCII header `<T> <len>\n`, then exactly len bytes.
 --   host -> driver
---     I  init; `key=value\n` lines: sandbox=0|1, grants=a,b. Must come first.
+--     I  init; `key=value\n` lines: sandbox=0|1, grants=a,b, maxframe=n (the
+--        largest frame the host accepts). Must come first.
 --     X  exec; `key=value\n` lines (id, chunk, echo, repl, timeout, maxout),
 --        an empty line, then the code bytes verbatim.
 --     R  reset.   M  mount; payload `name\n<source>`.   Q  quit (exit 0).
@@ -47,6 +48,22 @@ stdout:setvbuf("full")
 
 local function send(t, payload)
   stdout:write(t, " ", #payload, "\n", payload)
+end
+
+-- The largest frame the host accepts (init's maxframe; the host's default
+-- when absent). Output is sent in frames of at most OUT_FRAME bytes, and a
+-- result is capped so that its D frame fits: a bigger one would break the
+-- stream, which the host could only report as a broken channel.
+local max_frame = 268435456
+local OUT_FRAME = 1048576
+-- Room in a D frame for the envelope around the values or error text:
+-- the id, status, flags and keys (well under this).
+local FRAME_ENVELOPE = 1024
+
+local function send_output(t, bytes)
+  local n, size = #bytes, OUT_FRAME < max_frame and OUT_FRAME or max_frame
+  if n <= size then return send(t, bytes) end
+  for i = 1, n, size do send(t, ssub(bytes, i, i + size - 1)) end
 end
 
 local function fatal(msg)
@@ -138,6 +155,8 @@ while true do
   if t == "I" then
     if vm then fatal("duplicate init frame") end
     local kv = parse_kv(p)
+    local mf = tonumber(kv.maxframe)
+    if mf and mf > FRAME_ENVELOPE then max_frame = mf end
     local grants = {}
     for g in sgmatch(kv.grants or "", "[^,]+") do grants[#grants + 1] = g end
     local ok, res = pcall(M.new, {
@@ -148,7 +167,7 @@ while true do
       -- before os.execute/os.exit), so a batch costs one write(2), and at
       -- the end of an exec the D frame's flush below carries them.
       emit = function(stream, bytes)
-        send(stream == 2 and "2" or "1", bytes)
+        send_output(stream == 2 and "2" or "1", bytes)
       end,
       flush = function()
         stdout:flush()
@@ -189,6 +208,7 @@ while true do
       repl = kv.repl == "1",
       timeout_ms = tonumber(kv.timeout),
       max_output = tonumber(kv.maxout),
+      max_result = max_frame - FRAME_ENVELOPE,
     })
     if not ok then
       res = '{"status":"error","values":[],"truncated":false,"incomplete":false,"error":{"message":'

@@ -15,7 +15,11 @@
 --   local vm = M.new{ sandbox = true, grants = {}, emit = fn(stream, bytes),
 --                     clock = fn() -> ms, host = table?, hook_count = n?,
 --                     flush = fn()?, child_stdout = "inherit" | "stderr"? }
---   vm:exec(code, { chunkname, echo, repl, timeout_ms, max_output }) -> json
+--   vm:exec(code, { chunkname, echo, repl, timeout_ms, max_output,
+--                   max_result }) -> json
+--     max_output caps stdout, stderr and the result's values or error
+--     message together, in bytes; max_result (optional) caps the result
+--     alone (the pipe driver's frame limit).
 --   vm:reset()   vm:mount(name, source) -> true | nil, err   vm:info() -> json
 --
 -- Output. print/io.write go to a buffer in Lua and reach the host through
@@ -397,7 +401,26 @@ local function jnum(x)
   return s
 end
 
+-- What leaves the VM as values is bounded: tables nest at most MAX_DEPTH
+-- levels and a result holds at most MAX_ITEMS values (past either, the rest
+-- becomes "<truncated>" and the result says truncated). Shared subtables are
+-- encoded once per reference (JSON has no sharing), so a DAG of twenty levels
+-- would be a million nodes: MAX_ITEMS stops it after 10000. The bytes of the
+-- JSON are checked against the room the exec has left (see exec_impl): as
+-- it is built, against a lower bound (the raw bytes and quotes of strings,
+-- which can be huge; every other piece is a few bytes and there are at most
+-- MAX_ITEMS of them), so a huge string referenced many times is refused
+-- before it is built; then exactly, on the finished text.
 local MAX_DEPTH, MAX_ITEMS = 32, 10000
+
+-- The encoder reads the clock every CLOCK_ITEMS values and every CLOCK_KEYS
+-- keys of one table scan: it runs in runtime frames, which the deadline hook
+-- exempts, so without this a huge table could be encoded past the deadline.
+local CLOCK_ITEMS, CLOCK_KEYS = 1024, 16384
+
+-- Raised inside the encoder (caught by encode_values): the JSON outgrew the
+-- room it was given, or the deadline passed while encoding.
+local ENC_OVER, ENC_TIMEOUT = {}, {}
 
 local function keytext(k)
   local tk = type(k)
@@ -407,23 +430,41 @@ local function keytext(k)
   return "<" .. tk .. ">"
 end
 
+-- Counts `n` more bytes (a lower bound of what is about to be appended).
+local function grow(st, n)
+  local b = st.bytes + n
+  st.bytes = b
+  if b > st.max then error(ENC_OVER, 0) end
+end
+
+local function check_clock(st)
+  local d = st.deadline
+  if d and st.clock() > d then error(ENC_TIMEOUT, 0) end
+end
+
 local encode
 encode = function(v, st, depth)
   local buf = st.buf
   local tv = type(v)
-  st.items = st.items + 1
-  if tv == "string" then buf[#buf + 1] = jstr(v)
+  local items = st.items + 1
+  st.items = items
+  if items >= st.tick then st.tick = items + CLOCK_ITEMS; check_clock(st) end
+  if tv == "string" then
+    -- Checked before escaping: a 100 MB string under a 1 KB room is never copied.
+    grow(st, #v + 2)
+    buf[#buf + 1] = jstr(v)
   elseif tv == "number" then buf[#buf + 1] = jnum(v)
   elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
   elseif tv == "nil" then buf[#buf + 1] = "null"
   elseif tv == "table" then
-    if depth > MAX_DEPTH then buf[#buf + 1] = '"<truncated>"'; return end
+    if depth > MAX_DEPTH then st.truncated = true; buf[#buf + 1] = '"<truncated>"'; return end
     if st.seen[v] then buf[#buf + 1] = '"<cycle>"'; return end
     st.seen[v] = true
     local count, maxk, is_array = 0, 0, true
     local k = next(v)
     while k ~= nil do
       count = count + 1
+      if count % CLOCK_KEYS == 0 then check_clock(st) end
       if is_array then
         if type(k) == "number" and k >= 1 and k < huge and floor(k) == k then
           if k > maxk then maxk = k end
@@ -437,7 +478,7 @@ encode = function(v, st, depth)
       buf[#buf + 1] = "["
       for i = 1, count do
         if i > 1 then buf[#buf + 1] = "," end
-        if st.items >= MAX_ITEMS then buf[#buf + 1] = '"<truncated>"'; break end
+        if st.items >= MAX_ITEMS then st.truncated = true; buf[#buf + 1] = '"<truncated>"'; break end
         encode(rawget(v, i), st, depth + 1)
       end
       buf[#buf + 1] = "]"
@@ -448,8 +489,10 @@ encode = function(v, st, depth)
       while k ~= nil do
         if not first then buf[#buf + 1] = "," end
         first = false
-        if st.items >= MAX_ITEMS then buf[#buf + 1] = '"<truncated>":"<truncated>"'; break end
-        buf[#buf + 1] = jstr(keytext(k))
+        if st.items >= MAX_ITEMS then st.truncated = true; buf[#buf + 1] = '"<truncated>":"<truncated>"'; break end
+        local key = keytext(k)
+        grow(st, #key + 3)
+        buf[#buf + 1] = jstr(key)
         buf[#buf + 1] = ":"
         encode(rawget(v, k), st, depth + 1)
         k = next(v, k)
@@ -473,21 +516,45 @@ local function scalar_json(v)
   return nil
 end
 
-local function encode_values(res, first, last)
-  -- Most chunks return nothing or one plain value: no encoder state then.
-  if last < first then return "[]" end
-  if last == first then
-    local s = scalar_json(res[first])
-    if s then return "[" .. s .. "]" end
-  end
-  local st = { buf = { "[" }, items = 0, seen = {} }
+local function encode_all(res, first, last, st)
+  local buf = st.buf
   for i = first, last do
-    if i > first then st.buf[#st.buf + 1] = "," end
-    if st.items >= MAX_ITEMS then st.buf[#st.buf + 1] = '"<truncated>"'; break end
+    if i > first then buf[#buf + 1] = "," end
+    if st.items >= MAX_ITEMS then st.truncated = true; buf[#buf + 1] = '"<truncated>"'; break end
     encode(res[i], st, 1)
   end
-  st.buf[#st.buf + 1] = "]"
-  return concat(st.buf)
+  buf[#buf + 1] = "]"
+end
+
+-- The JSON array of res[first..last], whose values (the text inside the
+-- array's brackets) take at most `max` bytes (nil: no cap), checking
+-- `clock` against `deadline` (both optional) as it goes. Returns
+--   json, truncated        -- truncated: MAX_DEPTH or MAX_ITEMS cut something
+--   nil, "over", bytes     -- more than `max` bytes (bytes: the size reached,
+--                          -- exact when the whole text was built)
+--   nil, "timeout"         -- the deadline passed while encoding
+local function encode_values(res, first, last, max, clock, deadline)
+  max = max or huge
+  -- Most chunks return nothing or one plain value: no encoder state then.
+  if last < first then return "[]", false end
+  if last == first and (type(res[first]) ~= "string" or #res[first] + 2 <= max) then
+    local s = scalar_json(res[first])
+    if s then
+      if #s > max then return nil, "over", #s end
+      return "[" .. s .. "]", false
+    end
+  end
+  local st = { buf = { "[" }, bytes = 0, max = max, items = 0, tick = CLOCK_ITEMS, seen = {},
+    truncated = false, clock = clock, deadline = deadline }
+  local ok, e = pcall(encode_all, res, first, last, st)
+  if ok then
+    local json = concat(st.buf)
+    if #json - 2 > max then return nil, "over", #json - 2 end
+    return json, st.truncated
+  end
+  if e == ENC_OVER then return nil, "over", st.bytes end
+  if e == ENC_TIMEOUT then return nil, "timeout" end
+  error(e, 0)
 end
 
 local function result_json(status, values, truncated, incomplete, err)
@@ -1338,6 +1405,38 @@ local function finish(vm)
   return cur
 end
 
+-- Bytes the result may still carry: what the output cap leaves after
+-- stdout and stderr, and at most `max_result` (the pipe driver's frame
+-- limit, when it passes one). The second result says the frame limit is
+-- the tighter one.
+local function result_room(cur, max_result)
+  local room = cur.max and (cur.max - cur.total) or huge
+  if room < 0 then room = 0 end
+  max_result = tonumber(max_result)
+  if max_result and max_result < room then return floor(max_result), true end
+  return room, false
+end
+
+-- JSON escaping makes a byte at most six ("\u0001"): an error's text is
+-- cut to a sixth of the frame limit so its escaped form still fits.
+local ESCAPED_MAX = 6
+
+-- Cuts an error's message, then its traceback, to the bytes the result may
+-- still carry (see result_room); the result then says truncated. Counted in
+-- bytes of the text, as stdout and stderr are.
+local function cap_error(cur, err, max_result)
+  local room = result_room(cur, max_result and floor(tonumber(max_result) / ESCAPED_MAX))
+  local msg, tb = err.message, err.traceback
+  if #msg > room then
+    err.message, err.traceback, cur.truncated = ssub(msg, 1, room), nil, true
+    return
+  end
+  room = room - #msg
+  if tb and #tb > room then
+    err.traceback, cur.truncated = room > 0 and ssub(tb, 1, room) or nil, true
+  end
+end
+
 local function exec_impl(vm, code, o)
   -- Every option is read here, before any user code runs.
   local chunkname, echo, repl, timeout = o.chunkname, o.echo ~= false, o.repl, tonumber(o.timeout_ms)
@@ -1415,7 +1514,19 @@ local function exec_impl(vm, code, o)
     elseif ok then
       -- Encoding reads values raw (no metamethods): no user code runs now.
       if not S.unhooked then unhook() end
-      values = encode_values(res, 2, res.n)
+      local room, framed = result_room(cur, o.max_result)
+      local json, why, size = encode_values(res, 2, res.n, room, S.clock, S.deadline)
+      if json then
+        values = json
+        if why then cur.truncated = true end
+      elseif why == "timeout" then
+        status = "timeout"
+      else
+        status, cur.truncated = "output-limit", true
+        err = { kind = "runtime", message = framed
+          and sformat("returned values too large: at least %d bytes as JSON, over the %d bytes a result of this backend can carry", size, room)
+          or sformat("returned values too large: at least %d bytes as JSON, over the %d bytes left of the output limit of %d bytes", size, room, cur.max) }
+      end
     elseif is_memory_error(e) then
       status, err = "memory", { message = e, kind = "runtime", line = error_line(e, chunkname) }
     else
@@ -1433,7 +1544,11 @@ local function exec_impl(vm, code, o)
   if status == "timeout" then
     err = { message = sformat("execution timed out after %s ms", numtext(timeout)), kind = "runtime" }
   elseif status == "output-limit" then
-    err = { message = sformat("output limit of %d bytes exceeded", cur.max or 0), kind = "runtime" }
+    err = err or { message = sformat("output limit of %d bytes exceeded", cur.max or 0), kind = "runtime" }
+  elseif err then
+    -- The message (syntax errors quote the source, error() takes any
+    -- string) and traceback leave the VM too: they count against the cap.
+    cap_error(cur, err, o.max_result)
   end
   finish(vm)
   return result_json(status, values, cur.truncated, incomplete, err)
@@ -1445,12 +1560,14 @@ function VM:exec(code, o)
     return result_json("error", nil, false, false,
       { message = "luavm: exec is not reentrant (another exec is running in this Lua state)", kind = "runtime" })
   end
-  local ok, res = pcall(exec_impl, self, code, type(o) == "table" and o or {})
+  o = type(o) == "table" and o or {}
+  local ok, res = pcall(exec_impl, self, code, o)
   if ok then return res end
   local cur = finish(self)
-  local msg = "luavm runtime failure: " .. error_message(res)
+  local err = { message = "luavm runtime failure: " .. error_message(res), kind = "runtime" }
   local status = is_memory_error(res) and "memory" or "error"
-  return result_json(status, nil, cur and cur.truncated, false, { message = msg, kind = "runtime" })
+  if cur then cap_error(cur, err, o.max_result) end
+  return result_json(status, nil, cur and cur.truncated, false, err)
 end
 
 --- Drops user state: a fresh env (sandbox) or the globals as they were at
@@ -1513,7 +1630,7 @@ end
 
 M.encode_values = function(...)
   local res = pack(...)
-  return encode_values(res, 1, res.n)
+  return (encode_values(res, 1, res.n))
 end
 
 return M

@@ -58,7 +58,8 @@ export class OneshotMode implements ExecutionMode {
       echo: false,
       repl: false,
       timeoutMs: 10_000,
-      maxOutputBytes: 0,
+      // Room for the returned value, which counts against the cap.
+      maxOutputBytes: 64,
     })
     if (outcome.status !== 'ok' || !worker.hello) {
       throw new ProtocolError(`the interpreter failed its start check: ${outcome.error?.message ?? outcome.status}`)

@@ -2,6 +2,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import {
   BackendUnavailableError,
   BOOTSTRAP_LUA,
+  DEFAULT_MAX_FRAME_BYTES,
   DriverConnection,
   type DriverExecOutcome,
   type DriverHello,
@@ -284,7 +285,7 @@ export class DriverWorker {
     this.#busy = true
     this.#executions++
     try {
-      const init = encodeInit({ sandbox: o.sandbox, grants: [...o.grants] })
+      const init = encodeInit({ sandbox: o.sandbox, grants: [...o.grants], maxFrameBytes: DEFAULT_MAX_FRAME_BYTES })
       child.stdin.end(Buffer.concat([program, init, encodeExec({ id: 1, ...wire }, code), encodeQuit()]))
       try {
         this.#hello = await this.#withStartDeadline(run.hello)

@@ -1,4 +1,4 @@
-import type { LuaValue } from '@bioxen-luavm/core'
+import { DEFAULT_EXEC_LIMITS, type LuaValue } from '@bioxen-luavm/core'
 import * as fengariNs from 'fengari'
 import { BOOTSTRAP_LUA, FENGARI_PRELUDE, RUNTIME_CHUNKNAME, syntheticResult } from './lua-sources.js'
 import {
@@ -11,7 +11,7 @@ import {
   type LuaEngine,
   runtimeTimeoutMs,
 } from './types.js'
-import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+import { ArgBudget, ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
 
 // fengari is CJS; depending on the loader its exports sit on the namespace or on `default`.
 const fengari = (
@@ -55,6 +55,8 @@ class FengariEngine implements LuaEngine {
   readonly #options: EngineOptions
   #refs: { run: number; mount: number; info: number }
   #dead: string | undefined
+  /** The running execution's maxOutputBytes: what one host call's arguments may hold in strings. */
+  #argBytes = DEFAULT_EXEC_LIMITS.maxOutputBytes
 
   constructor(options: EngineOptions, hooks: EngineHooks) {
     this.#hooks = hooks
@@ -117,6 +119,7 @@ class FengariEngine implements LuaEngine {
     this.#assertAlive()
     const L = this.#L
     const base = lua.lua_gettop(L)
+    this.#argBytes = request.maxOutputBytes
     try {
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.#refs.run)
       pushBytes(L, encoder.encode(request.code))
@@ -266,10 +269,11 @@ class FengariEngine implements LuaEngine {
     try {
       const n = lua.lua_gettop(L)
       const args: LuaValue[] = []
+      const budget = new ArgBudget(this.#argBytes)
       let bad: string | undefined
       for (let i = 1; i <= n && bad === undefined; i++) {
         try {
-          args.push(readValue(L, i, 1, new Set()))
+          args.push(readValue(L, i, 1, budget))
         } catch (error) {
           if (!(error instanceof ConversionError)) throw error
           bad = `host.${name}: argument ${i} ${error.message}`
@@ -337,7 +341,8 @@ function readString(L: State, index: number): string | undefined {
   return decoder.decode(lua.lua_tolstring(L, index))
 }
 
-function readValue(L: State, index: number, depth: number, seen: Set<unknown>): LuaValue {
+function readValue(L: State, index: number, depth: number, budget: ArgBudget): LuaValue {
+  budget.value()
   switch (lua.lua_type(L, index)) {
     case lua.LUA_TNIL:
       return null
@@ -348,18 +353,20 @@ function readValue(L: State, index: number, depth: number, seen: Set<unknown>): 
         ? integerValue(BigInt(lua.lua_tointegerx(L, index) as number))
         : floatValue(lua.lua_tonumberx(L, index) as number)
     case lua.LUA_TSTRING:
+      budget.string(lua.lua_rawlen(L, index))
       return readString(L, index) ?? ''
     case lua.LUA_TTABLE: {
       if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
       const at = lua.lua_absindex(L, index)
       const id = lua.lua_topointer(L, at)
+      const seen = budget.seen
       if (seen.has(id)) throw new ConversionError('contains a cycle')
       if (!lua.lua_checkstack(L, 3)) throw new ConversionError('nests too deeply for the Lua stack')
       seen.add(id)
       const entries: Array<[LuaValue, LuaValue]> = []
       lua.lua_pushnil(L)
       while (lua.lua_next(L, at) !== 0) {
-        entries.push([readValue(L, -2, depth + 1, seen), readValue(L, -1, depth + 1, seen)])
+        entries.push([readValue(L, -2, depth + 1, budget), readValue(L, -1, depth + 1, budget)])
         lua.lua_settop(L, -2)
       }
       seen.delete(id)

@@ -3,9 +3,51 @@ import type { LuaValue } from '@bioxen-luavm/core'
 /** Tables nested deeper than this are refused when passed to a host function. */
 export const MAX_DEPTH = 32
 
+/**
+ * Most values (tables, keys and scalars together) the arguments of one host
+ * call may hold: the same bound as a result's (the runtime's MAX_ITEMS). A
+ * table referenced twice is read twice (JSON has no sharing), so a DAG of
+ * twenty levels would otherwise expand into a million nodes on the host.
+ */
+export const MAX_ARG_VALUES = 10_000
+
 /** Raised while converting a Lua argument that has no JSON form. */
 export class ConversionError extends Error {
   override readonly name = 'ConversionError'
+}
+
+/**
+ * What reading the arguments of one host call may cost: at most
+ * {@link MAX_ARG_VALUES} values and `maxBytes` bytes of strings (the
+ * execution's `maxOutputBytes`: arguments leave the VM as output does),
+ * checked before a string is copied out of the VM. Plus the tables on the
+ * current path, to refuse cycles.
+ */
+export class ArgBudget {
+  /** Tables on the path being read (their identities). */
+  readonly seen = new Set<unknown>()
+  #values = 0
+  #bytes = 0
+
+  /** @param maxBytes - most string bytes the arguments may hold */
+  constructor(readonly maxBytes: number) {}
+
+  /** Counts one value; throws past {@link MAX_ARG_VALUES}. */
+  value(): void {
+    if (++this.#values > MAX_ARG_VALUES) {
+      throw new ConversionError(`goes past the limit of ${MAX_ARG_VALUES} values in one host call's arguments`)
+    }
+  }
+
+  /** Counts a string of `length` bytes; throws past `maxBytes`. */
+  string(length: number): void {
+    this.#bytes += length
+    if (this.#bytes > this.maxBytes) {
+      throw new ConversionError(
+        `goes past the limit of ${this.maxBytes} bytes of strings in one host call's arguments (maxOutputBytes)`,
+      )
+    }
+  }
 }
 
 /**

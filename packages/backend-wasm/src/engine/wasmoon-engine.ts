@@ -1,4 +1,4 @@
-import type { LuaValue } from '@bioxen-luavm/core'
+import { DEFAULT_EXEC_LIMITS, type LuaValue } from '@bioxen-luavm/core'
 import type { LuaWasm } from 'wasmoon'
 import * as wasmoonNs from 'wasmoon'
 import { instantiateLuaWasm, type WasmoonNamespace } from '../module-cache.js'
@@ -13,7 +13,7 @@ import {
   type LuaEngine,
   runtimeTimeoutMs,
 } from './types.js'
-import { ConversionError } from './values.js'
+import { ArgBudget, ConversionError } from './values.js'
 import { addTableFunction } from './wasm-table.js'
 import { type HeapAccount, newTracedState } from './wasmoon-heap.js'
 import { capFileWrites, type EmscriptenFS, EngineSnapshot } from './wasmoon-snapshot.js'
@@ -82,6 +82,8 @@ class WasmoonEngine implements LuaEngine {
   #dirty = false
   /** Modules mounted while dirty: mounted again after the next reset, then snapshotted. */
   #pending: Array<[string, string]> = []
+  /** The running execution's maxOutputBytes: what one host call's arguments may hold in strings. */
+  #argBytes = DEFAULT_EXEC_LIMITS.maxOutputBytes
 
   constructor(lua: LuaWasm, exports: WebAssembly.Exports, options: EngineOptions, hooks: EngineHooks) {
     this.#raw = rawApi(lua.module as unknown as { HEAPU8: Uint8Array; HEAPU32: Uint32Array }, exports)
@@ -145,6 +147,7 @@ class WasmoonEngine implements LuaEngine {
     this.#dirty = true
     try {
       this.#heap.max = cap
+      this.#argBytes = request.maxOutputBytes
       raw.lua_rawgeti(L, REGISTRY, this.#run)
       this.#stack.pushString(L, request.code)
       this.#stack.pushString(L, request.chunkName)
@@ -372,10 +375,11 @@ class WasmoonEngine implements LuaEngine {
           const name = this.#stack.readString(L, UPVALUE_1) ?? '?'
           const n = raw.lua_gettop(L)
           const args: LuaValue[] = []
+          const budget = new ArgBudget(this.#argBytes)
           let bad: string | undefined
           for (let i = 1; i <= n && bad === undefined; i++) {
             try {
-              args.push(this.#stack.readValue(L, i, 1, new Set()))
+              args.push(this.#stack.readValue(L, i, 1, budget))
             } catch (error) {
               if (!(error instanceof ConversionError)) throw error
               bad = `host.${name}: argument ${i} ${error.message}`

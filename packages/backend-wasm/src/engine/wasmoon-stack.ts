@@ -1,5 +1,5 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+import { type ArgBudget, ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
 
 /** `LUA_REGISTRYINDEX` of this build (LUAI_MAXSTACK = 1e6). */
 export const REGISTRY = -1001000
@@ -102,8 +102,9 @@ export class WasmoonStack {
   }
 
   /** A Lua value as JSON-safe data, read raw (no metamethod runs); throws ConversionError. */
-  readValue(L: number, index: number, depth: number, seen: Set<number>): LuaValue {
+  readValue(L: number, index: number, depth: number, budget: ArgBudget): LuaValue {
     const raw = this.#raw
+    budget.value()
     switch (raw.lua_type(L, index)) {
       case T_NIL:
         return null
@@ -114,18 +115,20 @@ export class WasmoonStack {
           ? integerValue(raw.lua_tointegerx(L, index, 0))
           : floatValue(raw.lua_tonumberx(L, index, 0))
       case T_STRING:
+        budget.string(this.#view(L, index)?.length ?? 0)
         return decoder.decode(this.readBytes(L, index) ?? new Uint8Array(0))
       case T_TABLE: {
         if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
         const at = raw.lua_absindex(L, index)
         const id = raw.lua_topointer(L, at)
+        const seen = budget.seen
         if (seen.has(id)) throw new ConversionError('contains a cycle')
         if (!raw.lua_checkstack(L, 3)) throw new ConversionError('nests too deeply for the Lua stack')
         seen.add(id)
         const entries: Array<[LuaValue, LuaValue]> = []
         raw.lua_pushnil(L)
         while (raw.lua_next(L, at) !== 0) {
-          entries.push([this.readValue(L, -2, depth + 1, seen), this.readValue(L, -1, depth + 1, seen)])
+          entries.push([this.readValue(L, -2, depth + 1, budget), this.readValue(L, -1, depth + 1, budget)])
           raw.lua_settop(L, -2)
         }
         seen.delete(id)

@@ -38,6 +38,7 @@ declare module 'fengari' {
     lua_pushstring(L: LuaState, s: Uint8Array): Uint8Array
     lua_pushvalue(L: LuaState, idx: number): void
     lua_rawgeti(L: LuaState, idx: number, n: number): number
+    lua_rawlen(L: LuaState, idx: number): number
     lua_rawset(L: LuaState, idx: number): void
     lua_rawseti(L: LuaState, idx: number, n: number): void
     lua_rotate(L: LuaState, idx: number, n: number): void

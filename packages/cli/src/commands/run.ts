@@ -82,7 +82,7 @@ function report(result: ExecResult, json: boolean, io: CliIO): void {
     const what: Record<string, string> = {
       timeout: 'stopped: the program ran past its deadline (--timeout)',
       memory: 'stopped: the program went over its memory limit (--memory)',
-      'output-limit': 'stopped: the program printed more than --max-output allows; output was truncated',
+      'output-limit': `stopped: the program's output went over --max-output (${result.error?.message ?? 'output limit exceeded'}); output was truncated`,
       killed: 'stopped: the run was cancelled',
     }
     io.stderr(`${what[result.status] ?? result.status}\n`)

@@ -59,5 +59,9 @@ export function withVMOptions(command: Command): Command {
     .option('-b, --backend <type>', 'backend: auto, wasm, fengari, process, or a plugin type')
     .option('-t, --timeout <ms>', 'wall-clock deadline in milliseconds', timeoutMs('--timeout'))
     .option('-m, --memory <bytes>', 'memory cap, e.g. 64MB (refused where not enforceable)', byteSize('--memory'))
-    .option('--max-output <bytes>', 'cap on stdout+stderr bytes, e.g. 1MB', byteSize('--max-output', 0))
+    .option(
+      '--max-output <bytes>',
+      'cap on output bytes: stdout, stderr and the returned values or error message together, e.g. 1MB',
+      byteSize('--max-output', 0),
+    )
 }

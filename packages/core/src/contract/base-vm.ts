@@ -29,7 +29,7 @@ import { assertTransition } from './vm-state.js'
 export interface ExecDefaults {
   /** Default wall deadline of an execution (30 s). */
   timeoutMs: number
-  /** Default cap on stdout+stderr bytes (8 MiB). */
+  /** Default cap on output bytes: stdout, stderr and the result's values or error message together (8 MiB). */
   maxOutputBytes: number
   /** Default memory cap, for backends that enforce one. */
   memoryLimitBytes?: number

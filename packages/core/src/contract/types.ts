@@ -12,7 +12,11 @@ export type ExecStatus = 'ok' | 'error' | 'timeout' | 'memory' | 'output-limit' 
  * integer keys from 1 become arrays, other tables objects (keys stringified).
  * Integers outside ±2^53 become decimal strings so no digit is lost; NaN and
  * ±inf become the strings `"nan"`, `"inf"`, `"-inf"`; functions, userdata and
- * threads become their `tostring` text; cycles become `"<cycle>"`.
+ * threads become their `tostring` text; cycles become `"<cycle>"`. A result
+ * holds at most 10,000 values and 32 levels of nesting: past either the rest
+ * becomes `"<truncated>"` and the result's `truncated` is set (a table
+ * referenced twice is encoded twice, since JSON has no sharing, so a deep DAG
+ * is cut there instead of expanding into millions of nodes).
  */
 export type LuaValue = null | boolean | number | string | LuaValue[] | { [key: string]: LuaValue }
 
@@ -22,7 +26,18 @@ export interface ExecOptions {
   timeoutMs?: number
   /** Memory cap in bytes, for backends whose `capabilities.memoryLimit` is true; the others refuse it with a `ConfigError`. */
   memoryLimitBytes?: number
-  /** Cap on stdout+stderr bytes; output is cut to the byte and `truncated` is set. */
+  /**
+   * Cap, in bytes, on everything the execution sends out of the VM,
+   * together: stdout, stderr, then the error message and traceback or the
+   * returned values (as JSON). Output past it is cut to the byte, `truncated`
+   * is set and the run ends `output-limit`. An error message and traceback
+   * are cut to what is left (the status stays `error`, `truncated` is set).
+   * Returned values that do not fit end `output-limit`, with no values and an
+   * error message naming the size reached and the room left; the encoding
+   * stops there, so a huge result is never built. The same number bounds the
+   * string bytes of one host function call's arguments. Defaults to the VM's
+   * `maxOutputBytes` (8 MiB).
+   */
   maxOutputBytes?: number
   /** Receives stdout text as it is produced. */
   onStdout?(chunk: string): void
@@ -65,7 +80,11 @@ export interface ExecResult {
   success: boolean
   status: ExecStatus
   error?: ExecErrorInfo
-  /** True when output was cut at `maxOutputBytes`. */
+  /**
+   * True when something that left the VM was cut: output or an error
+   * message at `maxOutputBytes`, or values at the 10,000-value or 32-level
+   * limit of a result (see {@link LuaValue}).
+   */
   truncated: boolean
   durationMs: number
   /** Backend type that ran the code, e.g. `wasm`. */

@@ -36,7 +36,10 @@ export function errorFromResult(result: ExecResult): LuaVMError {
         details,
       })
     case 'output-limit':
-      return new OutputLimitError('Lua code printed more than maxOutputBytes; the output was truncated', { details })
+      return new OutputLimitError(
+        `Lua code's output went over maxOutputBytes (${result.error?.message ?? 'output limit exceeded'}); the output was truncated`,
+        { details },
+      )
     case 'killed':
       return new ExecutionKilledError('the execution was cancelled or its engine was killed', { details })
     default:

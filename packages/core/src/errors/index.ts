@@ -52,7 +52,7 @@ export class LuaMemoryError extends LuaVMError {
   override readonly code = 'E_MEMORY'
 }
 
-/** Lua code printed more than `maxOutputBytes`; the output was cut to the byte. */
+/** Lua code's output (printed text, or returned values) went over `maxOutputBytes`; the output was cut to the byte. */
 export class OutputLimitError extends LuaVMError {
   override readonly _tag = 'OutputLimitError'
   override readonly code = 'E_OUTPUT_LIMIT'

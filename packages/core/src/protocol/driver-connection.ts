@@ -14,7 +14,7 @@ import {
   parseDone,
   parseHello,
 } from './driver-protocol.js'
-import { type Frame, FrameDecoder } from './frame-codec.js'
+import { DEFAULT_MAX_FRAME_BYTES, type Frame, FrameDecoder } from './frame-codec.js'
 
 /** The byte sink a {@link DriverConnection} writes requests to (a pipe, an SSH channel). */
 export interface DriverTransport {
@@ -107,6 +107,7 @@ function deliver(s: OutputSink, text: string): void {
 export class DriverConnection {
   readonly #transport: DriverTransport
   readonly #decoder: FrameDecoder
+  readonly #maxFrameBytes: number
   readonly #onDead: ((error: ProtocolError) => void) | undefined
   readonly #queue: Request[] = []
   #current: Request | undefined
@@ -120,7 +121,8 @@ export class DriverConnection {
    */
   constructor(transport: DriverTransport, opts: DriverConnectionOptions = {}) {
     this.#transport = transport
-    this.#decoder = new FrameDecoder(opts.maxFrameBytes === undefined ? {} : { maxFrameBytes: opts.maxFrameBytes })
+    this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#maxFrameBytes })
     this.#onDead = opts.onDead
   }
 
@@ -142,7 +144,8 @@ export class DriverConnection {
     if (this.#initSent) return Promise.reject(new ProtocolError('init() was already called on this driver connection'))
     let bytes: Uint8Array
     try {
-      const frame = encodeInit(opts)
+      // The driver keeps its frames within what this side accepts.
+      const frame = encodeInit({ ...opts, maxFrameBytes: this.#maxFrameBytes })
       if (opts.sendProgram === false) {
         bytes = frame
       } else {

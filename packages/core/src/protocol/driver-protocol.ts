@@ -47,6 +47,12 @@ export interface DriverInitOptions {
   sandbox?: boolean
   /** Capabilities re-enabled inside the sandbox. */
   grants?: readonly string[]
+  /**
+   * Largest frame the host accepts: the driver splits output into smaller
+   * frames and ends a result that would not fit as `output-limit`, naming
+   * its size, instead of breaking the stream.
+   */
+  maxFrameBytes?: number
 }
 
 /** Options of one `X` frame. */
@@ -61,7 +67,7 @@ export interface DriverExecOptions {
   repl?: boolean
   /** In-VM deadline in milliseconds (the soft layer). */
   timeoutMs?: number
-  /** Cap on stdout+stderr bytes. */
+  /** Cap on the bytes that leave the VM: stdout, stderr and the result's values or error message together. */
   maxOutputBytes?: number
 }
 
@@ -133,7 +139,9 @@ export function encodeInit(opts: DriverInitOptions = {}): Uint8Array {
   for (const g of grants) {
     if (!/^[A-Za-z0-9_.]+$/.test(g)) throw new ConfigError(`invalid grant name ${JSON.stringify(g)}`)
   }
-  const text = `sandbox=${opts.sandbox === false ? 0 : 1}\n${grants.length ? `grants=${grants.join(',')}\n` : ''}`
+  const frame =
+    opts.maxFrameBytes === undefined ? '' : `maxframe=${Math.floor(nonNegative('maxFrameBytes', opts.maxFrameBytes))}\n`
+  const text = `sandbox=${opts.sandbox === false ? 0 : 1}\n${grants.length ? `grants=${grants.join(',')}\n` : ''}${frame}`
   return encodeFrame(FrameType.Init, text)
 }
 
