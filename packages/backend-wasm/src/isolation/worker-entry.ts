@@ -11,7 +11,12 @@ export interface WorkerPort {
 }
 
 // Output of a fast execution rides on its reply; a long one streams in
-// batches so the host sees progress without one message per flush.
+// batches so the host sees progress without one message per flush. The
+// thread is busy in the engine while Lua runs (no timers), so held output
+// is posted from the engine's callbacks: on a write past STREAM_BYTES, on
+// the runtime's clock reads once it is STREAM_AFTER_MS old (the deadline
+// hook reads the clock all along, so "print, then compute" streams), and
+// before a host call blocks the thread.
 const STREAM_AFTER_MS = 25
 const STREAM_BYTES = 64 * 1024
 
@@ -23,7 +28,8 @@ interface Running {
   hostTimedOut?: string
   chunks: Array<[1 | 2, Uint8Array]>
   bytes: number
-  lastFlush: number
+  /** When the oldest output still held was written. */
+  heldSince: number
   /**
    * Post every flush of the runtime at once. Hook-free executions end at
    * the deadline by a worker kill, which loses whatever this thread still
@@ -55,19 +61,22 @@ export function serveWorker(port: WorkerPort): void {
     )
     run.chunks = []
     run.bytes = 0
-    run.lastFlush = performance.now()
   }
 
   const hooksFor = (slot: number): EngineHooks => ({
     emit(stream, bytes) {
       const run = running
       if (!run || run.slot !== slot) return
+      if (run.chunks.length === 0) run.heldSince = performance.now()
       run.chunks.push([stream, bytes])
       run.bytes += bytes.length
-      if (run.eager || run.bytes >= STREAM_BYTES || performance.now() - run.lastFlush >= STREAM_AFTER_MS) flush(run)
+      if (run.eager || run.bytes >= STREAM_BYTES) flush(run)
     },
     clock() {
-      return channel?.cancelled ? Number.POSITIVE_INFINITY : performance.now()
+      const now = performance.now()
+      const run = running
+      if (run && run.slot === slot && run.chunks.length > 0 && now - run.heldSince >= STREAM_AFTER_MS) flush(run)
+      return channel?.cancelled ? Number.POSITIVE_INFINITY : now
     },
     callHost(name: string, args: LuaValue[]): HostCallOutcome {
       const run = running
@@ -79,6 +88,7 @@ export function serveWorker(port: WorkerPort): void {
             'host functions in a worker need SharedArrayBuffer (a cross-origin isolated page); use isolation "inline"',
         }
       }
+      flush(run)
       const call = ++callSeq
       const seen = channel.mark()
       port.post({ t: 'host-call', rid: run.rid, call, slot, name, args })
@@ -130,7 +140,7 @@ export function serveWorker(port: WorkerPort): void {
           deadline: req.sentAt + req.request.timeoutMs,
           chunks: [],
           bytes: 0,
-          lastFlush: performance.now(),
+          heldSince: 0,
           eager: !req.request.softDeadline,
         }
         running = run
