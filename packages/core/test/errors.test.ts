@@ -21,6 +21,19 @@ function instantiate(name: string, Cls: AnyErrorClass): LuaVMError {
 const entries = Object.entries(errorClasses) as Array<[string, AnyErrorClass]>
 
 describe('error taxonomy', () => {
+  it('names survive minification: name is the _tag, not the class name', () => {
+    for (const [name, Cls] of entries) {
+      const e = instantiate(name, Cls)
+      expect(e.name).toBe(name)
+      expect(String(e).startsWith(`${name}: `)).toBe(true)
+    }
+    // What a minifier makes of a class: another name, same _tag.
+    const l = class extends VMTimeoutError {}
+    expect(l.name).toBe('l')
+    expect(String(new l('late'))).toBe('VMTimeoutError: late')
+    expect(new l('late').stack?.split('\n')[0]).toBe('VMTimeoutError: late')
+  })
+
   it('has every class the design names', () => {
     for (const name of [
       'LuaRuntimeError',

@@ -26,7 +26,6 @@ export class LuaVMError extends Error {
     // Redacted before super(): the stack trace copies the message.
     const verbatim = (new.target as typeof LuaVMError).luaText
     super(verbatim ? message : redactText(message), options.cause === undefined ? undefined : { cause: options.cause })
-    this.name = new.target.name
     const details = options.details ?? {}
     this.details = Object.freeze(verbatim ? { ...details } : (redactFields(details) as Record<string, unknown>))
   }
@@ -36,6 +35,19 @@ export class LuaVMError extends Error {
     return { _tag: this._tag, code: this.code, message: this.message, ...this.details }
   }
 }
+
+// `name` is the stable `_tag` (a string literal on each class), never the
+// class's own name: minifiers rename classes, and String(error) and stack
+// headers must still read "VMTimeoutError: …" in a minified bundle.
+Object.defineProperty(LuaVMError.prototype, 'name', {
+  configurable: true,
+  get(this: LuaVMError): string {
+    return this._tag ?? 'LuaVMError'
+  },
+  set(this: LuaVMError, value: string) {
+    Object.defineProperty(this, 'name', { value, writable: true, configurable: true })
+  },
+})
 
 /** True when `value` is a {@link LuaVMError} (also across package copies). */
 export function isLuaVMError(value: unknown): value is LuaVMError {
