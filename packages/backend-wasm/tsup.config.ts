@@ -10,6 +10,11 @@ const require = createRequire(import.meta.url)
 // with those imports replaced by empty modules, so no Node built-in reaches
 // a host app's bundle and its bundler has nothing to warn about.
 const NODE_ONLY = /^(node:)?(fs|path|os|url|module|child_process|crypto|worker_threads)$|^(tmp|readline-sync)$/
+// fengari reads process.env.FENGARICONF when it loads (its other uses of
+// `process` are guarded): without this, a page that loads fengari fails
+// with "process is not defined" wherever the bundler does not define it.
+const define = { 'process.env.FENGARICONF': 'undefined' }
+
 const stubNodeBuiltins: Plugin = {
   name: 'stub-node-builtins',
   setup(build) {
@@ -41,8 +46,9 @@ export default defineConfig([
     splitting: false,
   },
   {
-    // Browsers: its own directory so `new URL('./browser-worker.js' |
-    // './glue.wasm', import.meta.url)` resolve to files shipped beside it.
+    // Browsers: its own directory so `new URL('./wasm-worker.js' |
+    // './fengari-worker.js' | './glue.wasm', import.meta.url)` resolve to
+    // files shipped beside it.
     entry: { index: 'src/index.browser.ts' },
     outDir: 'dist/browser',
     format: ['esm'],
@@ -52,15 +58,17 @@ export default defineConfig([
     noExternal: ['wasmoon', 'fengari'],
     external: ['@bioxen-luavm/core'],
     esbuildPlugins: [stubNodeBuiltins],
+    define,
     onSuccess: async () => {
       mkdirSync('dist/browser', { recursive: true })
       copyFileSync(require.resolve('wasmoon/dist/glue.wasm'), 'dist/browser/glue.wasm')
     },
   },
   {
-    // The Web Worker: one self-contained file (no chunks, no dynamic
-    // imports), so bundlers can emit it with their default worker format.
-    entry: { 'browser-worker': 'src/platform/browser-worker.ts' },
+    // The Web Workers, one per engine: each a self-contained file (no
+    // chunks, no dynamic imports), so bundlers can emit it with their
+    // default worker format, and a page downloads only its engine.
+    entry: { 'wasm-worker': 'src/platform/wasm-worker.ts', 'fengari-worker': 'src/platform/fengari-worker.ts' },
     outDir: 'dist/browser',
     format: ['esm'],
     target: 'es2022',
@@ -68,5 +76,6 @@ export default defineConfig([
     splitting: false,
     noExternal: ['wasmoon', 'fengari'],
     esbuildPlugins: [stubNodeBuiltins],
+    define,
   },
 ])

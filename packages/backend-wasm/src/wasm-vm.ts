@@ -167,6 +167,7 @@ export class WasmLuaVM extends BaseLuaVM {
               vmsPerWorker: config.vmsPerWorker ?? WASM_DEFAULTS.vmsPerWorker,
               graceMs: config.hardKillGraceMs ?? WASM_DEFAULTS.hardKillGraceMs,
               softDeadline: this.softDeadline,
+              engine: options.kind,
               maxHeapMb: config.workerMaxHeapMb ?? WASM_DEFAULTS.workerMaxHeapMb,
               workerUrl: config.workerUrl,
               wasm,

@@ -4,8 +4,9 @@ import type { EngineExecRequest, EngineOptions, EngineStats } from '../engine/ty
 /** First message to a worker: everything its engines share. */
 export interface InitMessage {
   t: 'init'
-  module: WebAssembly.Module
-  locateFile: string
+  /** glue.wasm, compiled by the host; only workers hosting wasmoon engines get it. */
+  module?: WebAssembly.Module
+  locateFile?: string
   /** Control block for host calls and soft cancel; absent without SharedArrayBuffer. */
   shared?: SharedArrayBuffer
 }

@@ -1,6 +1,6 @@
 import type { LuaValue } from '@bioxen-luavm/core'
 import { startTimer, TaskQueue, type Timer } from '@bioxen-luavm/core'
-import type { EngineExecRequest, EngineOptions } from '../engine/types.js'
+import type { EngineExecRequest, EngineKind, EngineOptions } from '../engine/types.js'
 import { describeThrown, hostResultJson } from '../engine/values.js'
 import type { Platform, WorkerLike } from '../platform/types.js'
 import { createSharedBlock, HostChannelWriter } from './host-channel.js'
@@ -10,11 +10,13 @@ import type { EngineRequest, ExecIO, ExecOutcome, HardStop, HostFunctions, State
 /** How one pool's workers are started. */
 export interface ConnectionSettings {
   platform: Platform
+  /** The one engine kind this worker hosts (its script bundles only that engine in browsers). */
+  engine: EngineKind
   workerUrl?: string | URL | undefined
   maxHeapMb?: number | undefined
   graceMs: number
-  /** The compiled glue.wasm every engine of the worker instantiates. */
-  wasmModule(): Promise<WebAssembly.Module>
+  /** The compiled glue.wasm every engine of the worker instantiates; absent for fengari, which never touches WebAssembly. */
+  wasmModule?: (() => Promise<WebAssembly.Module>) | undefined
 }
 
 /** One VM's engine on a worker. */
@@ -280,8 +282,8 @@ export class WorkerConnection {
 
   async #start(): Promise<void> {
     const generation = ++this.#generation
-    const { platform, workerUrl, maxHeapMb } = this.#settings
-    const [module, locateFile] = await Promise.all([this.#settings.wasmModule(), platform.locateFile()])
+    const { platform, engine, workerUrl, maxHeapMb, wasmModule } = this.#settings
+    const [module, locateFile] = wasmModule ? await Promise.all([wasmModule(), platform.locateFile()]) : []
     let started = false
     let ready!: () => void
     let failed!: (error: Error) => void
@@ -294,7 +296,7 @@ export class WorkerConnection {
     this.#failStart = failed
     const worker = await platform.spawnWorker(
       workerUrl,
-      { maxHeapMb },
+      { engine, maxHeapMb },
       {
         message: (data) => {
           const msg = data as WorkerMessage
@@ -315,7 +317,7 @@ export class WorkerConnection {
     const shared = platform.sharedMemory ? createSharedBlock() : undefined
     this.#writer = shared ? new HostChannelWriter(shared) : undefined
     this.#worker = worker
-    worker.post({ t: 'init', module, locateFile, ...(shared ? { shared } : {}) })
+    worker.post({ t: 'init', ...(module ? { module, locateFile } : {}), ...(shared ? { shared } : {}) })
     try {
       await readyPromise
       // A restarted worker gets every VM back, fresh but with its modules.

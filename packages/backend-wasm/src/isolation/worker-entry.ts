@@ -1,5 +1,5 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import type { EngineHooks, EngineOptions, HostCallOutcome, LuaEngine } from '../engine/types.js'
+import type { EngineHooks, EngineKind, EngineOptions, HostCallOutcome, LuaEngine } from '../engine/types.js'
 import { EngineCrashedError } from '../engine/types.js'
 import { HostChannelReader } from './host-channel.js'
 import { epochNow, type InitMessage, type Request, type WorkerMessage } from './protocol.js'
@@ -39,13 +39,29 @@ interface Running {
   eager: boolean
 }
 
+/** Makes one kind of engine inside a worker, from the worker's init message. */
+export type WorkerEngineFactory = (options: EngineOptions, hooks: EngineHooks, init: InitMessage) => Promise<LuaEngine>
+
+/**
+ * The engines a worker script carries. Each browser worker script carries
+ * one (a wasm page never downloads fengari, nor a fengari page wasmoon);
+ * the Node worker carries both, each loaded on first use.
+ */
+export type WorkerEngines = Partial<Record<EngineKind, WorkerEngineFactory>>
+
+/** What a wasmoon engine needs from the init message: the compiled glue.wasm. */
+export function wasmSetup(init: InitMessage): { module: WebAssembly.Module; locateFile: string } {
+  if (!init.module) throw new Error('this worker was started without glue.wasm; it hosts fengari VMs only')
+  return { module: init.module, locateFile: init.locateFile ?? 'glue.wasm' }
+}
+
 /**
  * The code inside a worker: it hosts the engines of several VMs (each its
  * own wasm instance or fengari state) and runs one request at a time —
  * executions are synchronous, so the host can always tell what is running
  * when it decides to terminate the thread.
  */
-export function serveWorker(port: WorkerPort): void {
+export function serveWorker(port: WorkerPort, factories: WorkerEngines): void {
   let init: InitMessage | undefined
   let channel: HostChannelReader | undefined
   const engines = new Map<number, LuaEngine>()
@@ -104,14 +120,13 @@ export function serveWorker(port: WorkerPort): void {
 
   const create = async (slot: number, options: EngineOptions): Promise<LuaEngine> => {
     if (!init) throw new Error('worker not initialised')
-    const hooks = hooksFor(slot)
-    // Loaded on first use: a worker hosting only wasm VMs never loads fengari.
-    if (options.kind === 'fengari') {
-      const { createFengariEngine } = await import('../engine/fengari-engine.js')
-      return createFengariEngine(options, hooks)
+    const factory = factories[options.kind]
+    if (!factory) {
+      throw new Error(
+        `this worker script hosts ${Object.keys(factories).join(', ')} engines, not ${options.kind}: point \`workerUrl\` at the ${options.kind === 'fengari' ? 'fengari-worker.js' : 'wasm-worker.js'} the package ships`,
+      )
     }
-    const { createWasmoonEngine } = await import('../engine/wasmoon-engine.js')
-    return createWasmoonEngine(options, hooks, { module: init.module, locateFile: init.locateFile })
+    return factory(options, hooksFor(slot), init)
   }
 
   const engineOf = (slot: number): LuaEngine => {

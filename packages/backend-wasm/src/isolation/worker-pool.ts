@@ -1,3 +1,4 @@
+import type { EngineKind } from '../engine/types.js'
 import type { Platform, WasmSource } from '../platform/types.js'
 import type { EngineHandle, EngineRequest } from './types.js'
 import { type ConnectionSettings, WorkerConnection } from './worker-connection.js'
@@ -17,6 +18,12 @@ export interface PoolSettings {
    * through timeouts; among themselves they share as usual.
    */
   softDeadline: boolean
+  /**
+   * The engine the pool's workers host: one engine per worker, so a
+   * browser worker script carries one engine and a fengari worker never
+   * loads or compiles WebAssembly.
+   */
+  engine: EngineKind
   maxHeapMb?: number | undefined
   workerUrl?: string | URL | undefined
   wasm: WasmSource
@@ -72,12 +79,14 @@ export class WorkerPool {
 
   #spawn(): WorkerConnection {
     const platform = this.#platform
+    const { engine, wasm } = this.#settings
     const settings: ConnectionSettings = {
       platform,
+      engine,
       workerUrl: this.#settings.workerUrl,
       maxHeapMb: this.#settings.maxHeapMb,
       graceMs: this.#settings.graceMs,
-      wasmModule: () => platform.wasmModule(this.#settings.wasm),
+      wasmModule: engine === 'wasmoon' ? () => platform.wasmModule(wasm) : undefined,
     }
     const connection = new WorkerConnection(settings, (c) => this.#connections.delete(c))
     this.#connections.add(connection)
@@ -100,6 +109,7 @@ export function sharedPool(platform: Platform, settings: PoolSettings): WorkerPo
     settings.vmsPerWorker,
     settings.graceMs,
     settings.softDeadline,
+    settings.engine,
     settings.maxHeapMb ?? null,
     settings.workerUrl === undefined ? null : String(settings.workerUrl),
     settings.wasm.url === undefined ? null : String(settings.wasm.url),

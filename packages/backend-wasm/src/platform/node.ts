@@ -44,6 +44,7 @@ export const nodePlatform: Platform = {
   // (the module is already compiled) but the file must exist.
   locateFile: () => Promise.resolve(gluePath()),
 
+  // One worker script for both engines: Node loads each engine lazily.
   async spawnWorker(url, limits, events: WorkerEvents): Promise<WorkerLike> {
     const script = await workerScript(url)
     const resourceLimits = limits.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb } } : {}

@@ -1,3 +1,5 @@
+import type { EngineKind } from '../engine/types.js'
+
 /** Callbacks a spawned worker reports to. */
 export interface WorkerEvents {
   message(data: unknown): void
@@ -30,10 +32,10 @@ export interface Platform {
   wasmModule(source: WasmSource): Promise<WebAssembly.Module>
   /** What Emscripten may "locate" as glue.wasm in an engine's thread. */
   locateFile(): Promise<string>
-  /** Starts a worker running this package's worker entry (or `url`). */
+  /** Starts a worker running this package's worker entry for `engine` (or `url`). */
   spawnWorker(
     url: string | URL | undefined,
-    limits: { maxHeapMb?: number | undefined },
+    settings: { engine: EngineKind; maxHeapMb?: number | undefined },
     events: WorkerEvents,
   ): Promise<WorkerLike>
   /** SharedArrayBuffer + Atomics.wait are usable (host functions and soft cancel in workers). */

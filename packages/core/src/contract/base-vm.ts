@@ -386,3 +386,18 @@ export abstract class BaseLuaVM implements AsyncDisposable {
     }
   }
 }
+
+// The SDK's classes implement AsyncDisposable (`await using vm = …`). Those
+// names come from TypeScript's `esnext.disposable` lib (or @types/node);
+// declared here too, identically, so the published typings check in a
+// project with neither (e.g. lib ["ES2022", "DOM"]). Using `await using`
+// itself still needs TypeScript ≥ 5.2 with that lib and a runtime that has
+// Symbol.asyncDispose (or a polyfill of it).
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>
+  }
+}
