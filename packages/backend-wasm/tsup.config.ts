@@ -74,7 +74,9 @@ export default defineConfig([
     target: 'es2022',
     platform: 'browser',
     splitting: false,
-    noExternal: ['wasmoon', 'fengari'],
+    // Core too (it is browser-safe): a worker script imports nothing, so it
+    // runs as it is when copied by hand next to an esbuild bundle.
+    noExternal: ['wasmoon', 'fengari', '@bioxen-luavm/core'],
     esbuildPlugins: [stubNodeBuiltins],
     define,
   },

@@ -14,8 +14,9 @@ const MIME: Record<string, string> = {
 /**
  * Serves a built page from `root` on 127.0.0.1 (a free port), cross-origin
  * isolated (COOP/COEP) so SharedArrayBuffer works; close it in teardown.
+ * `headers` are added to every response (e.g. a CSP).
  */
-export function serveStatic(root: string): Promise<Server> {
+export function serveStatic(root: string, headers: Record<string, string> = {}): Promise<Server> {
   const s = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(
       /^(\.\.[/\\])+/,
@@ -28,6 +29,7 @@ export function serveStatic(root: string): Promise<Server> {
         'content-type': MIME[extname(file)] ?? 'application/octet-stream',
         'cross-origin-opener-policy': 'same-origin',
         'cross-origin-embedder-policy': 'require-corp',
+        ...headers,
       })
       res.end(readFileSync(file))
     } catch {

@@ -45,7 +45,10 @@ function spawn(url: string | URL | undefined, engine: EngineKind): { worker: Wor
     engine === 'fengari'
       ? new Worker(new URL('./fengari-worker.js', import.meta.url), { type: 'module' })
       : new Worker(new URL('./wasm-worker.js', import.meta.url), { type: 'module' })
-  return { worker, url: new URL(`./${WORKER_FILE[engine]}`, import.meta.url).href }
+  // Not a `new URL(literal, import.meta.url)`: bundlers would emit (and
+  // Vite's dev server would fetch) both scripts for this error-message URL.
+  const base = import.meta.url
+  return { worker, url: new URL(WORKER_FILE[engine], base).href }
 }
 
 /** Browsers: Web Workers, glue.wasm fetched from the app's own origin. */
