@@ -62,7 +62,9 @@ const SETUPS: Record<string, (out: string) => Promise<string>> = {
     })
     await server.listen()
     closers.push(() => server.close())
-    return `http://127.0.0.1:${(server.httpServer?.address() as AddressInfo).port}/`
+    const address = server.httpServer?.address() as AddressInfo | undefined
+    if (!address) throw new Error('the Vite dev server did not start')
+    return `http://127.0.0.1:${address.port}/`
   },
   async 'vite build'(out) {
     await viteBuild({ root: app, configFile: false, logLevel: 'warn', build: { outDir: out, emptyOutDir: true } })

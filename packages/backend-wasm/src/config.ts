@@ -47,7 +47,11 @@ export interface WasmBackendConfig {
   softDeadline?: boolean
   /** V8 heap limit of each worker in MiB (bounds fengari tables; wasm memory is capped separately). */
   workerMaxHeapMb?: number
-  /** URL or path of the worker script, when the bundled one cannot be found. */
+  /**
+   * URL or path of the worker script for this VM's engine, when the bundled
+   * one cannot be found: in browsers `wasm-worker.js` (wasm VMs) or
+   * `fengari-worker.js` (fengari VMs) from the package's `dist/browser/`.
+   */
   workerUrl?: string
   /** URL (browser) or path (Node) of glue.wasm; default: the copy shipped with the package. */
   wasmUrl?: string
@@ -151,7 +155,10 @@ function schema(memoryDefault: number | undefined, memoryText: string): ConfigSc
       default: WASM_DEFAULTS.workerMaxHeapMb,
       description: 'V8 heap limit of each worker in MiB',
     },
-    workerUrl: { type: 'string', description: 'URL or path of the worker script (default: the bundled one)' },
+    workerUrl: {
+      type: 'string',
+      description: "URL or path of the worker script of the VM's engine (default: the bundled one)",
+    },
     wasmUrl: { type: 'string', description: 'URL (browser) or path (Node) of glue.wasm (default: the bundled one)' },
     servers: {
       type: 'string[]',

@@ -39,7 +39,15 @@ export interface ExecOptions {
    * `maxOutputBytes` (8 MiB).
    */
   maxOutputBytes?: number
-  /** Receives stdout text as it is produced. */
+  /**
+   * Receives stdout text as it is produced, while the chunk still runs:
+   * batched by time, so it arrives at most a few tens of milliseconds after
+   * the write (or at once after `io.stdout:flush()`) on every backend. In
+   * `inline` isolation Lua runs on the calling thread, so "live" means this
+   * is called synchronously from inside the run; nothing else on that
+   * thread (timers, rendering) runs until the chunk ends. See
+   * docs/backends.md, "Live output".
+   */
   onStdout?(chunk: string): void
   /** Receives stderr text as it is produced. */
   onStderr?(chunk: string): void
