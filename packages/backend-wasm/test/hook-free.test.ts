@@ -238,7 +238,7 @@ describe('hook-free workers', () => {
   it('hook-free VMs share workers only with each other: a kill costs neighbours their state, never soft VMs', async () => {
     const pool = { workers: 1, vmsPerWorker: 4, hardKillGraceMs: 30 }
     const a = await makeVM({ type: 'wasm', isolation: 'worker' }, { ...pool, softDeadline: false })
-    const b = await makeVM({ type: 'fengari', isolation: 'worker' }, { ...pool, softDeadline: false })
+    const b = await makeVM({ type: 'wasm', isolation: 'worker' }, { ...pool, softDeadline: false })
     const soft = await makeVM({ type: 'wasm', isolation: 'worker' }, pool)
     const [wa, wb, ws] = await Promise.all([a, b, soft].map(async (vm) => (await vm.getStatus()).details?.workerId))
     expect(wa).toBe(wb)

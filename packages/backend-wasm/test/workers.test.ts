@@ -12,14 +12,19 @@ describe('worker sharing', () => {
     const pool = { workers: 1, vmsPerWorker: 4, hardKillGraceMs: 30 }
     const a = await makeVM({ type: 'wasm', isolation: 'worker' }, { ...pool, modules: { m: 'return 7' } })
     const b = await makeVM({ type: 'wasm', isolation: 'worker' }, pool)
-    const c = await makeVM({ type: 'fengari', isolation: 'worker' }, pool)
+    const c = await makeVM({ type: 'wasm', isolation: 'worker' }, pool)
     const elsewhere = await makeVM({ type: 'wasm', isolation: 'worker' }, { ...pool, vmsPerWorker: 5 })
-    const ids = await Promise.all([a, b, c, elsewhere].map(async (vm) => (await vm.getStatus()).details?.workerId))
+    // One engine per worker: fengari VMs never share a worker (or glue.wasm) with wasm ones.
+    const fengari = await makeVM({ type: 'fengari', isolation: 'worker' }, pool)
+    const ids = await Promise.all(
+      [a, b, c, elsewhere, fengari].map(async (vm) => (await vm.getStatus()).details?.workerId),
+    )
     expect(ids[0]).toBe(ids[1])
     expect(ids[1]).toBe(ids[2])
     expect(ids[3], 'other pool settings, other worker').not.toBe(ids[0])
+    expect(ids[4], 'another engine, another worker').not.toBe(ids[0])
 
-    for (const vm of [a, b, c, elsewhere]) await vm.execute('mine = "kept"')
+    for (const vm of [a, b, c, elsewhere, fengari]) await vm.execute('mine = "kept"')
     await b.mount('late', 'return "mounted later"')
     const r = await a.execute(PATHOLOGICAL, { timeoutMs: 150 })
     expect(r.status, brief(r)).toBe('timeout')
@@ -35,6 +40,7 @@ describe('worker sharing', () => {
     expect((await b.execute('return require("late")')).values, 'mounted modules come back').toEqual(['mounted later'])
     expect((await elsewhere.getStatus()).restarts).toBe(0)
     expect((await elsewhere.execute('return mine')).values, 'the other worker kept its state').toEqual(['kept'])
+    expect((await fengari.execute('return mine')).values, 'the fengari worker kept its state').toEqual(['kept'])
   })
 
   it('a soft timeout keeps the worker and the state', async () => {
