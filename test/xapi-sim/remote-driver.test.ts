@@ -61,6 +61,25 @@ describe('remote driver over a real sshd', () => {
     }
   })
 
+  it('streams output while a chunk computes: the first line arrives well before the reply', async () => {
+    const conn = await SshConnection.connect(target())
+    try {
+      const driver = await RemoteDriver.start(conn)
+      const arrivals: Array<{ at: number; text: string }> = []
+      const r = await driver.exec(
+        'print("first") local t = os.clock() while os.clock() - t < 1.5 do end print("last")',
+        { onStdout: (text) => arrivals.push({ at: performance.now(), text }) },
+      )
+      const done = performance.now()
+      expect(r.stdout).toBe('first\nlast\n')
+      expect(arrivals[0]?.text).toBe('first\n')
+      expect(done - (arrivals[0]?.at ?? done)).toBeGreaterThanOrEqual(500)
+      await driver.quit()
+    } finally {
+      conn.close()
+    }
+  }, 60_000)
+
   it('quits cleanly and leaves nothing running', async () => {
     const conn = await SshConnection.connect(target())
     try {
