@@ -127,15 +127,11 @@ const run = (page: Page, engine: 'wasm' | 'fengari', code: string, config: Recor
     [engine, code, config] as const,
   )
 
-const pages: Record<string, { page: Page; requests: string[] }> = {}
-
 describe.each(Object.keys(SETUPS))('%s', (setup) => {
   it('runs fengari without fetching WebAssembly, then wasm; error names survive', async () => {
     const out = join(tmp, setup.replace(/\W+/g, '-'))
     mkdirSync(out, { recursive: true })
-    const opened = await open((await SETUPS[setup]?.(out)) as string)
-    pages[setup] = opened
-    const { page, requests } = opened
+    const { page, requests } = await open((await SETUPS[setup]?.(out)) as string)
 
     const fengari = await run(page, 'fengari', 'print("hi from " .. _VERSION) return 6 * 7')
     expect(fengari, JSON.stringify(fengari)).toMatchObject({
@@ -159,6 +155,7 @@ describe.each(Object.keys(SETUPS))('%s', (setup) => {
   }, 240_000)
 })
 
+// The next two reuse the esbuild site built above (tests of a file run in order).
 describe('esbuild: a missing worker or glue.wasm is named with its option', () => {
   it('names the file and the option that points to it', async () => {
     const out = join(tmp, 'esbuild')
