@@ -154,9 +154,10 @@ export class HttpRunnerVM extends BaseLuaVM {
     if (typeof parsed === 'string') {
       throw new ProtocolError(`the runner at ${this.#base} sent a malformed result: ${parsed}`)
     }
-    // No streaming over this protocol: callbacks get each stream once, when the chunk ended.
-    if (parsed.stdout !== '') options.onStdout?.(parsed.stdout)
-    if (parsed.stderr !== '') options.onStderr?.(parsed.stderr)
+    // No streaming over this protocol: callbacks get each stream once, when
+    // the chunk ended. Its JSON carries text, so the bytes are its UTF-8.
+    if (parsed.stdout !== '') options.onStdout?.(parsed.stdout, new TextEncoder().encode(parsed.stdout))
+    if (parsed.stderr !== '') options.onStderr?.(parsed.stderr, new TextEncoder().encode(parsed.stderr))
     const { luaVersion: _remoteVersion, ...fields } = parsed
     return this.result(fields)
   }

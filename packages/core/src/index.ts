@@ -47,6 +47,13 @@ export {
 } from './registry/backend-registry.js'
 export { newId } from './util/ids.js'
 export { TaskQueue } from './util/serial-queue.js'
-export { bytesToText, isUtf8, luaStringBytes, restoreByteStrings, restoreErrorInfo } from './util/bytes.js'
-export { OutputCollector, type OutputFields, type OutputListener, OutputStream, outputFields } from './util/output.js'
+export { bytesToText, concatBytes, isUtf8, luaStringBytes, restoreByteStrings, restoreErrorInfo } from './util/bytes.js'
+export {
+  cutOutput,
+  OutputCollector,
+  type OutputFields,
+  type OutputListener,
+  OutputStream,
+  outputFields,
+} from './util/output.js'
 export { truncateUtf8, utf8Length } from './util/text.js'

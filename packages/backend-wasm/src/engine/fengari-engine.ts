@@ -105,7 +105,7 @@ class FengariEngine implements LuaEngine {
     const base = lua.lua_gettop(L)
     try {
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.#refs.run)
-      pushBytes(L, encoder.encode(request.code))
+      pushBytes(L, typeof request.code === 'string' ? encoder.encode(request.code) : request.code)
       pushBytes(L, encoder.encode(request.chunkName))
       lua.lua_pushboolean(L, request.echo)
       lua.lua_pushboolean(L, request.repl)

@@ -208,7 +208,11 @@ export class WasmoonStack {
       this.#raw.lua_pushlstring(L, p, written)
       return
     }
-    const bytes = encoder.encode(text)
+    this.pushBytes(L, encoder.encode(text))
+  }
+
+  /** Pushes bytes as a Lua string, exactly (lua_pushlstring with their length). */
+  pushBytes(L: number, bytes: Uint8Array): void {
     const p = this.scratchFor(bytes.length + 1)
     this.#raw.HEAPU8.set(bytes, p)
     this.#raw.lua_pushlstring(L, p, bytes.length)

@@ -138,3 +138,27 @@ export function outputFields(stdoutBytes: Uint8Array, stderrBytes: Uint8Array, t
     stderrBytes,
   }
 }
+
+/**
+ * Cuts output to a cap of `maxBytes` for stdout and stderr together,
+ * counted and cut in bytes. stdout is kept first, as it was produced first
+ * by the runtime's accounting. For output that reached the host past the
+ * runtime's own cut (raw writes of C code or child processes to a
+ * process's stderr; what a killed run streamed before it died).
+ */
+export function cutOutput(
+  stdout: Uint8Array,
+  stderr: Uint8Array,
+  maxBytes: number,
+): { stdout: Uint8Array; stderr: Uint8Array; truncated: boolean } {
+  if (stdout.length >= maxBytes) {
+    return {
+      stdout: stdout.subarray(0, maxBytes),
+      stderr: new Uint8Array(0),
+      truncated: stdout.length > maxBytes || stderr.length > 0,
+    }
+  }
+  const room = maxBytes - stdout.length
+  if (stderr.length <= room) return { stdout, stderr, truncated: false }
+  return { stdout, stderr: stderr.subarray(0, room), truncated: true }
+}
