@@ -47,7 +47,17 @@ export {
 } from './registry/backend-registry.js'
 export { newId } from './util/ids.js'
 export { TaskQueue } from './util/serial-queue.js'
-export { bytesToText, concatBytes, isUtf8, luaStringBytes, restoreByteStrings, restoreErrorInfo } from './util/bytes.js'
+export {
+  bytesReplacer,
+  bytesReviver,
+  bytesToText,
+  concatBytes,
+  execResultJson,
+  isUtf8,
+  luaStringBytes,
+  restoreByteStrings,
+  restoreErrorInfo,
+} from './util/bytes.js'
 export {
   cutOutput,
   OutputCollector,

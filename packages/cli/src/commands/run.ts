@@ -1,4 +1,4 @@
-import { type ExecResult, isUtf8 } from '@bioxen-luavm/core'
+import { type ExecResult, execResultJson } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
 import { exitCodeFor } from '../lib/exit-codes.js'
 import type { CliIO } from '../lib/io.js'
@@ -71,27 +71,9 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
     })
 }
 
-/**
- * The `--json` form of a result (docs/cli.md): a byte string that is not
- * UTF-8 (a value, an error's `messageBytes`) is `{"$bytes": "<base64>"}`;
- * `stdoutBytes`/`stderrBytes` appear, in that form, only when the output
- * is not UTF-8 (otherwise `stdout`/`stderr` are exact).
- */
-function resultJson(result: ExecResult): string {
-  const { stdoutBytes, stderrBytes, ...rest } = result
-  const exact = {
-    ...rest,
-    ...(isUtf8(stdoutBytes) ? {} : { stdoutBytes }),
-    ...(isUtf8(stderrBytes) ? {} : { stderrBytes }),
-  }
-  return JSON.stringify(exact, (_key, value: unknown) =>
-    value instanceof Uint8Array ? { $bytes: Buffer.from(value).toString('base64') } : value,
-  )
-}
-
 function report(result: ExecResult, json: boolean, io: CliIO): void {
   if (json) {
-    io.stdout(`${resultJson(result)}\n`)
+    io.stdout(`${execResultJson(result)}\n`)
     return
   }
   // Output was already streamed; only the outcome is left to say.

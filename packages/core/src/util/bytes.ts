@@ -1,4 +1,4 @@
-import type { ExecErrorInfo, LuaValue } from '../contract/types.js'
+import type { ExecErrorInfo, ExecResult, LuaValue } from '../contract/types.js'
 
 // Lua strings are bytes. These helpers carry them across the host's text
 // APIs without ever turning a byte into U+FFFD.
@@ -167,4 +167,50 @@ export function codeArgument(code: string | Uint8Array): string | Uint8Array {
   } catch {
     return code
   }
+}
+
+/** Base64 of `bytes` (browser-safe: btoa over a binary string, built in slices). */
+function toBase64(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[])
+  }
+  return btoa(binary)
+}
+
+/**
+ * `JSON.stringify` replacer giving byte strings their JSON form: a
+ * `Uint8Array` becomes `{"$bytes": "<base64>"}` (the form of the CLI's
+ * `--json`; docs/cli.md). A Lua table whose only key is `$bytes` holding a
+ * string looks the same: read it back with {@link bytesReviver} only where
+ * that cannot occur or does not matter.
+ */
+export function bytesReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? { $bytes: toBase64(value) } : value
+}
+
+/** `JSON.parse` reviver undoing {@link bytesReplacer}: `{"$bytes": "<base64>"}` becomes a `Uint8Array`. */
+export function bytesReviver(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const keys = Object.keys(value)
+  const b64 = (value as { $bytes?: unknown }).$bytes
+  if (keys.length !== 1 || typeof b64 !== 'string') return value
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+}
+
+/**
+ * The JSON form of an execution result (the CLI's `--json`, docs/cli.md):
+ * byte strings that are not UTF-8 (values, `error.messageBytes`) as
+ * `{"$bytes": "<base64>"}` (see {@link bytesReplacer}); `stdoutBytes` and
+ * `stderrBytes` only when the output is not UTF-8 — otherwise `stdout` and
+ * `stderr` are exact and the bytes would only repeat them.
+ */
+export function execResultJson(result: ExecResult): string {
+  const { stdoutBytes, stderrBytes, ...rest } = result
+  const exact = {
+    ...rest,
+    ...(isUtf8(stdoutBytes) ? {} : { stdoutBytes }),
+    ...(isUtf8(stderrBytes) ? {} : { stderrBytes }),
+  }
+  return JSON.stringify(exact, bytesReplacer)
 }
