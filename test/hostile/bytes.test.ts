@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type BaseLuaVM, luaStringBytes } from '@bioxen-luavm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { guardHost, HOSTILE_KINDS, startVM } from './support/host-guard.js'
+import { guardHost, HOSTILE_KINDS, SANDBOX_KINDS, startVM } from './support/host-guard.js'
 
 // Guarantees issue, point 7: Lua strings are bytes. Every byte value goes
 // through code, stdout, stderr, values and error messages and comes back
@@ -140,6 +140,24 @@ describe.each(HOSTILE_KINDS)('bytes are bytes: $name', (kind) => {
     expect(r.stdoutBytes).toEqual(expected)
     expect(texts.join('')).toBe(r.stdout)
     expect(r.stdout).toBe('aéb😀\ufffdz')
+  })
+})
+
+describe.each(SANDBOX_KINDS)('bytes are bytes, host function arguments: $name', (kind) => {
+  it('a string argument that is not UTF-8 reaches the host as its bytes, keys as their text form', async () => {
+    const seen: unknown[] = []
+    const vm = await startVM(kind, { hostFunctions: { take: (...args: unknown[]) => void seen.push(...args) } })
+    try {
+      const r = await vm.execute('host.take("caf\\233", "café", { ["k\\255"] = "\\0\\255" })')
+      expect(r.status, JSON.stringify(r.error)).toBe('ok')
+      expect(seen[0]).toEqual(latin1('caf\xe9'))
+      expect(seen[1]).toBe('café')
+      const [key, value] = Object.entries(seen[2] as object)[0] as [string, unknown]
+      expect(luaStringBytes(key)).toEqual(latin1('k\xff'))
+      expect(value).toEqual(Uint8Array.from([0, 255]))
+    } finally {
+      await vm.stop()
+    }
   })
 })
 

@@ -55,6 +55,7 @@ export {
   execResultJson,
   isUtf8,
   luaStringBytes,
+  luaStringText,
   restoreByteStrings,
   restoreErrorInfo,
 } from './util/bytes.js'

@@ -11,7 +11,7 @@ import {
   type LuaEngine,
   runtimeTimeoutMs,
 } from './types.js'
-import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+import { ConversionError, floatValue, integerValue, MAX_DEPTH, stringValue, tableValue } from './values.js'
 
 // fengari is CJS; depending on the loader its exports sit on the namespace or on `default`.
 const fengari = (
@@ -318,7 +318,7 @@ function readValue(L: State, index: number, depth: number, seen: Set<unknown>): 
         ? integerValue(BigInt(lua.lua_tointegerx(L, index) as number))
         : floatValue(lua.lua_tonumberx(L, index) as number)
     case lua.LUA_TSTRING:
-      return readString(L, index) ?? ''
+      return stringValue(lua.lua_tolstring(L, index).slice())
     case lua.LUA_TTABLE: {
       if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
       const at = lua.lua_absindex(L, index)

@@ -1,5 +1,5 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import { ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+import { ConversionError, floatValue, integerValue, MAX_DEPTH, stringValue, tableValue } from './values.js'
 
 /** `LUA_REGISTRYINDEX` of this build (LUAI_MAXSTACK = 1e6). */
 export const REGISTRY = -1001000
@@ -114,7 +114,7 @@ export class WasmoonStack {
           ? integerValue(raw.lua_tointegerx(L, index, 0))
           : floatValue(raw.lua_tonumberx(L, index, 0))
       case T_STRING:
-        return decoder.decode(this.readBytes(L, index) ?? new Uint8Array(0))
+        return stringValue(this.readBytes(L, index) ?? new Uint8Array(0))
       case T_TABLE: {
         if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
         const at = raw.lua_absindex(L, index)

@@ -93,6 +93,44 @@ export function luaStringBytes(text: string): Uint8Array {
 }
 
 /**
+ * The text form of a Lua string's bytes that {@link luaStringBytes} undoes:
+ * UTF-8 for its well-formed parts, U+DC00 + byte for each other byte (the
+ * form table keys take; see {@link LuaValue}). Exactly what the runtime's
+ * JSON gives, so every backend names such a key alike.
+ */
+export function luaStringText(bytes: Uint8Array): string {
+  if (isUtf8(bytes)) return lenient.decode(bytes)
+  let text = ''
+  let run = 0
+  let i = 0
+  while (i < bytes.length) {
+    const n = sequenceLength(bytes, i)
+    if (n > 0) {
+      i += n
+      continue
+    }
+    text += lenient.decode(bytes.subarray(run, i)) + String.fromCharCode(0xdc00 + (bytes[i] as number))
+    i++
+    run = i
+  }
+  return text + lenient.decode(bytes.subarray(run))
+}
+
+// Length of the well-formed UTF-8 sequence at `i`, or 0 (the rules of runtime.lua's escape_run).
+function sequenceLength(bytes: Uint8Array, i: number): number {
+  const c = bytes[i] as number
+  if (c < 0x80) return 1
+  const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0
+  if (need === 0 || i + need >= bytes.length) return 0
+  for (let k = 1; k <= need; k++) if (((bytes[i + k] as number) & 0xc0) !== 0x80) return 0
+  const c2 = bytes[i + 1] as number
+  if ((c === 0xe0 && c2 < 0xa0) || (c === 0xed && c2 > 0x9f) || (c === 0xf0 && c2 < 0x90) || (c === 0xf4 && c2 > 0x8f)) {
+    return 0
+  }
+  return need + 1
+}
+
+/**
  * Values of the runtime's JSON with byte strings restored: every string
  * that is not well-formed becomes the `Uint8Array` of its bytes. Object
  * keys stay strings (JSON keys are text; see {@link LuaValue}).
