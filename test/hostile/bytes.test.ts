@@ -49,7 +49,9 @@ describe.each(HOSTILE_KINDS)('bytes are bytes: $name', (kind) => {
   })
 
   it('every byte value through returned values', async () => {
-    const r = await vm.execute(`${ALL_LUA} return s, "caf\\233", "café", { k = "\\255\\0\\128", [1.5] = "ok" }, string.pack("<i4", -2)`)
+    const r = await vm.execute(
+      `${ALL_LUA} return s, "caf\\233", "café", { k = "\\255\\0\\128", [1.5] = "ok" }, string.pack("<i4", -2)`,
+    )
     expect(r.status).toBe('ok')
     const [all, cafLatin1, cafUtf8, table, packed] = r.values
     expect(all).toBeInstanceOf(Uint8Array)
@@ -173,7 +175,10 @@ describe('bytes are bytes: bioxen-luavm run', () => {
 
   it.each(['wasm', 'fengari', 'process'])('writes the raw bytes of a Latin-1 program (%s)', (backend) => {
     const file = join(dir, `cli-${backend}.lua`)
-    writeFileSync(file, new Uint8Array([...latin1('io.write("caf'), 0xe9, ...latin1('", "\\0\\255\\128") error("\xff", 0)')]))
+    writeFileSync(
+      file,
+      new Uint8Array([...latin1('io.write("caf'), 0xe9, ...latin1('", "\\0\\255\\128") error("\xff", 0)')]),
+    )
     const r = runCli(['run', '--backend', backend, file])
     expect(r.status).toBe(1)
     expect(hex(r.stdout)).toBe(hex(new Uint8Array([...latin1('caf\xe9'), 0, 255, 128])))
@@ -182,7 +187,10 @@ describe('bytes are bytes: bioxen-luavm run', () => {
   })
 
   it('reads a program from stdin as bytes and gives byte strings in --json as $bytes', () => {
-    const r = runCli(['run', '--backend', 'wasm', '--json', '-'], new Uint8Array([...latin1('io.write("\xe9") return "\xe9", "ok"')]))
+    const r = runCli(
+      ['run', '--backend', 'wasm', '--json', '-'],
+      new Uint8Array([...latin1('io.write("\xe9") return "\xe9", "ok"')]),
+    )
     expect(r.status).toBe(0)
     const result = JSON.parse(r.stdout.toString('utf8'))
     expect(result.values).toEqual([{ $bytes: Buffer.from([0xe9]).toString('base64') }, 'ok'])

@@ -45,8 +45,6 @@ export {
   type DetectedBackend,
   defaultRegistry,
 } from './registry/backend-registry.js'
-export { newId } from './util/ids.js'
-export { TaskQueue } from './util/serial-queue.js'
 export {
   bytesReplacer,
   bytesReviver,
@@ -59,6 +57,7 @@ export {
   restoreByteStrings,
   restoreErrorInfo,
 } from './util/bytes.js'
+export { newId } from './util/ids.js'
 export {
   cutOutput,
   OutputCollector,
@@ -67,4 +66,5 @@ export {
   OutputStream,
   outputFields,
 } from './util/output.js'
+export { TaskQueue } from './util/serial-queue.js'
 export { truncateUtf8, utf8Length } from './util/text.js'

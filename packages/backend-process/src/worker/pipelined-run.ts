@@ -89,7 +89,8 @@ export class PipelinedRun {
     const exec = this.#execs[this.#index]
     const result = this.#results[this.#index]
     if (!exec || !result) throw new ProtocolError(`unexpected '${type}' frame after the last pipelined exec`)
-    const output = (this.#output ??= new OutputCollector(exec.onStdout, exec.onStderr))
+    this.#output ??= new OutputCollector(exec.onStdout, exec.onStderr)
+    const output = this.#output
     if (type === FrameType.Stdout || type === FrameType.Stderr) {
       output.push(type === FrameType.Stdout ? 1 : 2, payload)
       return

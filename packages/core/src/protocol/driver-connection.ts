@@ -150,7 +150,14 @@ export class DriverConnection {
       return Promise.reject(error)
     }
     return new Promise<DriverExecOutcome>((resolve, reject) =>
-      this.#enqueue({ kind: 'exec', id, bytes, output: new OutputCollector(opts.onStdout, opts.onStderr), resolve, reject }),
+      this.#enqueue({
+        kind: 'exec',
+        id,
+        bytes,
+        output: new OutputCollector(opts.onStdout, opts.onStderr),
+        resolve,
+        reject,
+      }),
     )
   }
 

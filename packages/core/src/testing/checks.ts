@@ -323,7 +323,9 @@ const bytesExact: ConformanceCheck = {
     expect(io.stderrBytes, 'stderr bytes').toEqual(Uint8Array.from([233]))
     expect(io.stdout, 'stdout is the UTF-8 view (U+FFFD for the stray bytes)').toBe('\ufffd\0\ufffd')
     expect(io.values, 'a valid UTF-8 string is a string').toEqual(['café'])
-    const packed = await run(vm, 'return string.char(0, 255, 128), { k = string.char(254) }', { echoReturnValues: false })
+    const packed = await run(vm, 'return string.char(0, 255, 128), { k = string.char(254) }', {
+      echoReturnValues: false,
+    })
     expect(packed.values, 'binary strings, also inside tables').toEqual([
       Uint8Array.from([0, 255, 128]),
       { k: Uint8Array.from([254]) },

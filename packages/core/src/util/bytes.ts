@@ -124,7 +124,12 @@ function sequenceLength(bytes: Uint8Array, i: number): number {
   if (need === 0 || i + need >= bytes.length) return 0
   for (let k = 1; k <= need; k++) if (((bytes[i + k] as number) & 0xc0) !== 0x80) return 0
   const c2 = bytes[i + 1] as number
-  if ((c === 0xe0 && c2 < 0xa0) || (c === 0xed && c2 > 0x9f) || (c === 0xf0 && c2 < 0x90) || (c === 0xf4 && c2 > 0x8f)) {
+  if (
+    (c === 0xe0 && c2 < 0xa0) ||
+    (c === 0xed && c2 > 0x9f) ||
+    (c === 0xf0 && c2 < 0x90) ||
+    (c === 0xf4 && c2 > 0x8f)
+  ) {
     return 0
   }
   return need + 1
@@ -152,7 +157,8 @@ function restoreIn(container: unknown[] | Record<string, unknown>): void {
   for (const key of Object.keys(container)) {
     const replaced = restore(container[key])
     // defineProperty: a key named "__proto__" is an own property here, not the prototype.
-    if (replaced !== undefined) Object.defineProperty(container, key, { value: replaced, writable: true, enumerable: true, configurable: true })
+    if (replaced !== undefined)
+      Object.defineProperty(container, key, { value: replaced, writable: true, enumerable: true, configurable: true })
   }
 }
 
