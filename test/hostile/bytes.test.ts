@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { createFengariVM, createWasmVM } from '@bioxen-luavm/backend-wasm'
 import { type BaseLuaVM, luaStringBytes } from '@bioxen-luavm/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { guardHost, HOSTILE_KINDS, SANDBOX_KINDS, startVM } from './support/host-guard.js'
@@ -148,7 +149,12 @@ describe.each(HOSTILE_KINDS)('bytes are bytes: $name', (kind) => {
 describe.each(SANDBOX_KINDS)('bytes are bytes, host function arguments: $name', (kind) => {
   it('a string argument that is not UTF-8 reaches the host as its bytes, keys as their text form', async () => {
     const seen: unknown[] = []
-    const vm = await startVM(kind, { hostFunctions: { take: (...args: unknown[]) => void seen.push(...args) } })
+    // Host functions are API options (not registry config): created directly.
+    const create = kind.type === 'wasm' ? createWasmVM : createFengariVM
+    const vm = await create({
+      isolation: kind.config.isolation,
+      hostFunctions: { take: (...args: unknown[]) => void seen.push(...args) },
+    })
     try {
       const r = await vm.execute('host.take("caf\\233", "café", { ["k\\255"] = "\\0\\255" })')
       expect(r.status, JSON.stringify(r.error)).toBe('ok')
