@@ -206,7 +206,9 @@ export class WorkerConnection {
               'timeout',
               `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
             )
-            timers.push(setTimeout(soft ? () => this.#killUnlessStopping(request.timeoutMs, kill, timers) : kill, killAfter))
+            timers.push(
+              setTimeout(soft ? () => this.#killUnlessStopping(request.timeoutMs, kill, timers) : kill, killAfter),
+            )
           }
           onAbort = () => {
             // Soft cancel first (the worker's clock reads the flag); the
