@@ -1537,10 +1537,13 @@ local function exec_impl(vm, code, o)
       res = pack(xpcall(fn, handler))
     end
     local ok, e = res[1], res[2]
-    local echoing = ok and echo and res.n > 1
+    local echoing = ok and echo and res.n > 1 and not S.aborting
     -- Only the echo and an error object's __tostring can still run user
-    -- code; without them the hook can go now (see unhook).
-    if ok and not echoing then unhook() end
+    -- code; without them the hook can go now (see unhook). After an abort
+    -- neither runs, and the abort's every-instruction hook would otherwise
+    -- tax each step of the bookkeeping below (tens of ms on fengari, where
+    -- the host's hard kill is waiting).
+    if S.aborting or (ok and not echoing) then unhook() end
     -- A long C call (a pathological pattern, a huge string.rep) runs with no
     -- hook calls at all; if it ended past the deadline, the run still timed
     -- out, even though no instruction was left to notice.

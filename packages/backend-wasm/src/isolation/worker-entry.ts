@@ -18,6 +18,8 @@ const STREAM_BYTES = 64 * 1024
 interface Running {
   rid: number
   slot: number
+  /** When the host sent the request (epoch ms). */
+  sentAt: number
   deadline: number
   /** A host function was still pending at the deadline. */
   hostTimedOut?: string
@@ -67,6 +69,9 @@ export function serveWorker(port: WorkerPort): void {
       if (run.eager || run.bytes >= STREAM_BYTES || performance.now() - run.lastFlush >= STREAM_AFTER_MS) flush(run)
     },
     clock() {
+      // The heartbeat the host checks before a hard kill (see WorkerConnection).
+      const run = running
+      if (channel && run && run.slot === slot) channel.beat(epochNow() - run.sentAt)
       return channel?.cancelled ? Number.POSITIVE_INFINITY : performance.now()
     },
     callHost(name: string, args: LuaValue[]): HostCallOutcome {
@@ -127,6 +132,7 @@ export function serveWorker(port: WorkerPort): void {
         const run: Running = {
           rid: req.rid,
           slot: req.slot,
+          sentAt: req.sentAt,
           deadline: req.sentAt + req.request.timeoutMs,
           chunks: [],
           bytes: 0,
