@@ -22,7 +22,7 @@ let configFile: string
 async function cli(...argv: string[]) {
   const r = await runCliInMemory(['--config', configFile, ...argv], { env: { XDG_CONFIG_HOME: dir } })
   expect(r.stdout + r.stderr).not.toContain(SIM_PASSWORD)
-  return r
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr }
 }
 
 async function clone(name: string, owner?: unknown, running = false): Promise<string> {

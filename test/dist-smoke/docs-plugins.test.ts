@@ -377,7 +377,7 @@ describe('the conformance kit on the pages’ backends', () => {
       .filter((t) => t.status === 'failed')
       .map((t) => `${t.title}: ${t.failureMessages.join('\n')}`)
 
-  it('docs/plugins.md: my-runner passes 17 checks and 4 absence checks, skips none', () => {
+  it('docs/plugins.md: my-runner passes 18 checks and 4 absence checks, skips none', () => {
     expect(failures('guide'), kitRun.stderr).toEqual([])
     const all = results('guide')
     const claim =
@@ -391,7 +391,7 @@ describe('the conformance kit on the pages’ backends', () => {
       "without 'memoryLimit': a memory cap is refused with ConfigError, not ignored",
       "without 'packages': installPackage rejects with PackageError",
     ])
-    // "The kit's 23 checks": conformanceChecks, absence checks apart.
+    // "The kit's 24 checks": conformanceChecks, absence checks apart.
     const kitChecks = results('readme-plugin').filter((t) => !t.title.startsWith('without '))
     expect(guide.text).toContain(`The kit's ${kitChecks.length} checks`)
   })
@@ -402,12 +402,12 @@ describe('the conformance kit on the pages’ backends', () => {
     expect(status('arch')).toEqual(status('guide'))
   })
 
-  it('the README’s descriptor with the real VM: all 23 checks and the packages absence check, none skipped', () => {
+  it('the README’s descriptor with the real VM: all 24 checks and the packages absence check, none skipped', () => {
     expect(failures('readme-plugin')).toEqual([])
     const all = results('readme-plugin')
-    expect(all.map((t) => t.status)).toEqual(Array(24).fill('passed'))
+    expect(all.map((t) => t.status)).toEqual(Array(25).fill('passed'))
     expect(all.at(-1)?.title).toBe("without 'packages': installPackage rejects with PackageError")
-    expect(readme.text).toContain('all 23 checks and the absence check for `packages`, none skipped')
+    expect(readme.text).toContain('all 24 checks and the absence check for `packages`, none skipped')
     expect(kitRun.code, kitRun.stderr).toBe(0)
   })
 })

@@ -11,6 +11,8 @@ import {
   type BackendCapabilities,
   BackendUnavailableError,
   BaseLuaVM,
+  bytesReplacer,
+  bytesReviver,
   ConfigError,
   type ExecResult,
   InvalidArgumentError,
@@ -121,7 +123,7 @@ export class HttpRunnerVM extends BaseLuaVM {
     })
   }
 
-  protected async runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
+  protected async runCode(code: string | Uint8Array, options: ResolvedExecOptions): Promise<ExecResult> {
     const started = performance.now()
     const wire: WireExecOptions = {
       timeoutMs: options.timeoutMs,
@@ -155,8 +157,8 @@ export class HttpRunnerVM extends BaseLuaVM {
       throw new ProtocolError(`the runner at ${this.#base} sent a malformed result: ${parsed}`)
     }
     // No streaming over this protocol: callbacks get each stream once, when the chunk ended.
-    if (parsed.stdout !== '') options.onStdout?.(parsed.stdout)
-    if (parsed.stderr !== '') options.onStderr?.(parsed.stderr)
+    if (parsed.stdoutBytes.length > 0) options.onStdout?.(parsed.stdout, parsed.stdoutBytes)
+    if (parsed.stderrBytes.length > 0) options.onStderr?.(parsed.stderr, parsed.stderrBytes)
     const { luaVersion: _remoteVersion, ...fields } = parsed
     return this.result(fields)
   }
@@ -193,7 +195,7 @@ export class HttpRunnerVM extends BaseLuaVM {
         method,
         headers,
         signal,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body, bytesReplacer) }),
       })
       text = await response.text()
     } catch (error) {
@@ -220,7 +222,7 @@ export class HttpRunnerVM extends BaseLuaVM {
     if (response.status === 204) return undefined
     let parsed: unknown
     try {
-      parsed = text === '' ? undefined : JSON.parse(text)
+      parsed = text === '' ? undefined : JSON.parse(text, bytesReviver)
     } catch {
       throw new ProtocolError(
         `${where} answered HTTP ${response.status} with a body that is not JSON: ${JSON.stringify(text.slice(0, 120))}`,

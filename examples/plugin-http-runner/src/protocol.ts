@@ -34,9 +34,15 @@ export interface WireExecOptions {
   repl?: boolean
 }
 
-/** Body of `POST /execute`. */
+/**
+ * Body of `POST /execute`. Bodies and replies are JSON in which a byte
+ * string that is not UTF-8 (code, a value, an error message, output) is
+ * `{"$bytes": "<base64>"}` — core's `bytesReplacer`/`bytesReviver`, the
+ * form of the CLI's `--json`.
+ */
 export interface ExecuteRequest {
-  code: string
+  /** The chunk: text, or its bytes when they are not UTF-8. */
+  code: string | Uint8Array
   options: WireExecOptions
   /** Run in this session's Lua state; without it the chunk runs in a fresh one. */
   sessionId?: string
@@ -67,6 +73,8 @@ export interface ErrorReply {
   }
 }
 
+const encoder = new TextEncoder()
+
 const STATUSES: readonly ExecStatus[] = ['ok', 'error', 'timeout', 'memory', 'output-limit', 'killed']
 
 /** Option keys a runner accepts, with the type each must have. */
@@ -80,7 +88,10 @@ export const WIRE_OPTION_TYPES: Readonly<Record<keyof WireExecOptions, 'number' 
 }
 
 /** The part of an `ExecResult` a runner reports; the backend fills in `backend` and the derived fields. */
-export type WireResult = Pick<ExecResult, 'stdout' | 'stderr' | 'values' | 'status' | 'truncated' | 'durationMs'> &
+export type WireResult = Pick<
+  ExecResult,
+  'stdout' | 'stderr' | 'stdoutBytes' | 'stderrBytes' | 'values' | 'status' | 'truncated' | 'durationMs'
+> &
   Pick<Partial<ExecResult>, 'error' | 'incomplete' | 'luaVersion'>
 
 /**
@@ -96,9 +107,12 @@ export function parseWireResult(body: unknown): WireResult | string {
   if (!STATUSES.includes(r.status as ExecStatus)) return `\`status\` ${JSON.stringify(r.status)} is not an ExecStatus`
   if (typeof r.truncated !== 'boolean') return '`truncated` is not a boolean'
   const durationMs = typeof r.durationMs === 'number' && Number.isFinite(r.durationMs) ? r.durationMs : 0
+  // Output bytes travel only when they are not UTF-8; otherwise the text is exact.
   const out: WireResult = {
     stdout: r.stdout,
     stderr: r.stderr,
+    stdoutBytes: r.stdoutBytes instanceof Uint8Array ? r.stdoutBytes : encoder.encode(r.stdout),
+    stderrBytes: r.stderrBytes instanceof Uint8Array ? r.stderrBytes : encoder.encode(r.stderr),
     values: r.values as LuaValue[],
     status: r.status as ExecStatus,
     truncated: r.truncated,
@@ -110,6 +124,7 @@ export function parseWireResult(body: unknown): WireResult | string {
     if (e.kind !== 'syntax' && e.kind !== 'runtime') return '`error.kind` is neither "syntax" nor "runtime"'
     out.error = {
       message: e.message,
+      ...(e.messageBytes instanceof Uint8Array ? { messageBytes: e.messageBytes } : {}),
       kind: e.kind,
       ...(typeof e.line === 'number' ? { line: e.line } : {}),
       ...(typeof e.traceback === 'string' ? { traceback: e.traceback } : {}),

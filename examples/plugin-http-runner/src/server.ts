@@ -25,7 +25,9 @@ import { wasmBackend } from '@bioxen-luavm/backend-wasm'
 import {
   BackendRegistry,
   type BaseLuaVM,
+  bytesReviver,
   type ExecOptions,
+  execResultJson,
   InvalidArgumentError,
   isLuaVMError,
 } from '@bioxen-luavm/core'
@@ -189,7 +191,7 @@ export async function startHttpRunnerServer(options: HttpRunnerServerOptions = {
             await vm.stop()
           }
         }
-        if (!controller.signal.aborted) send(res, 200, result)
+        if (!controller.signal.aborted) sendText(res, 200, execResultJson(result))
       } finally {
         running.delete(controller)
       }
@@ -259,7 +261,10 @@ export async function startHttpRunnerServer(options: HttpRunnerServerOptions = {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
+  sendText(res, status, JSON.stringify(body))
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -286,12 +291,13 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
 function parseExecute(text: string, maxTimeoutMs: number): ExecuteRequest {
   let body: unknown
   try {
-    body = JSON.parse(text)
+    // Code that is not UTF-8 travels as {"$bytes": "<base64>"}.
+    body = JSON.parse(text, bytesReviver)
   } catch {
     throw new HttpFailure(400, 'InvalidArgumentError', 'the request body is not JSON')
   }
   const b = body as Partial<ExecuteRequest> | null
-  if (!b || typeof b !== 'object' || typeof b.code !== 'string') {
+  if (!b || typeof b !== 'object' || (typeof b.code !== 'string' && !(b.code instanceof Uint8Array))) {
     throw new HttpFailure(400, 'InvalidArgumentError', 'the body must be { code: string, options?: {...} }')
   }
   if (b.sessionId !== undefined && typeof b.sessionId !== 'string') {

@@ -189,7 +189,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     })
   }
 
-  protected async runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
+  protected async runCode(code: string | Uint8Array, options: ResolvedExecOptions): Promise<ExecResult> {
     const mode = this.#mode
     if (!mode) throw new InvalidArgumentError(`VM '${this.id}' has no running workers`)
     return this.result(resultFields(await mode.run(code, this.workerOptions(options))))
@@ -218,7 +218,7 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
     }
   }
 
-  protected override readSourceFile(path: string): Promise<string> {
+  protected override readSourceFile(path: string): Promise<Uint8Array> {
     return readLuaFile(path)
   }
 
@@ -266,8 +266,8 @@ export class ProcessLuaVM extends BaseLuaVM implements SessionHost {
   }
 }
 
-/** Reads a Lua source file for `executeFile`, with errors that name the path. */
-export async function readLuaFile(path: string): Promise<string> {
+/** Reads the bytes of a Lua source file for `executeFile` (Lua source is bytes), with errors that name the path. */
+export async function readLuaFile(path: string): Promise<Uint8Array> {
   let info: Stats
   try {
     info = await stat(path)
@@ -281,7 +281,7 @@ export async function readLuaFile(path: string): Promise<string> {
     )
   }
   if (!info.isFile()) throw new InvalidArgumentError(`path is not a file: ${path}`, { details: { path } })
-  return readFile(path, 'utf8')
+  return readFile(path)
 }
 
 // LuaSocket is socket.lua (the require grant) over socket.core, a C module

@@ -7,9 +7,12 @@ import {
   type InstallResult,
   InvalidArgumentError,
   type LuaValue,
+  OutputCollector,
   ProtocolError,
   type ResolvedExecOptions,
   RUNTIME_LUA,
+  restoreByteStrings,
+  restoreErrorInfo,
   type StopOptions,
   type VMInit,
   VMStateError,
@@ -19,7 +22,6 @@ import type { EngineKind, EngineOptions } from './engine/types.js'
 import { createInlineHandle } from './isolation/inline-host.js'
 import type { EngineHandle, EngineRequest, PlacementStats, StateLoss } from './isolation/types.js'
 import { sharedPool } from './isolation/worker-pool.js'
-import { OutputCollector } from './output.js'
 import type { SandboxInstallOptions, SandboxPackages } from './packages/index.js'
 import type { Platform } from './platform/types.js'
 
@@ -189,7 +191,7 @@ export class WasmLuaVM extends BaseLuaVM {
     await handle?.close()
   }
 
-  protected async runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
+  protected async runCode(code: string | Uint8Array, options: ResolvedExecOptions): Promise<ExecResult> {
     const handle = this.#engine('execute')
     const started = performance.now()
     const output = new OutputCollector(options.onStdout, options.onStderr)
@@ -220,14 +222,16 @@ export class WasmLuaVM extends BaseLuaVM {
       output.finish(true)
       return this.result({
         status: outcome.stop.status,
-        stdout: output.stdout,
-        stderr: output.stderr,
+        ...output.fields(),
         error: { message: outcome.stop.message, kind: 'runtime' },
         durationMs,
       })
     }
     const parsed = JSON.parse(outcome.json) as RuntimeResult
     output.finish(parsed.truncated === true)
+    // Strings the runtime escaped as bytes (runtime.lua `jstr`) become bytes again.
+    if (parsed.values) restoreByteStrings(parsed.values)
+    if (parsed.error) restoreErrorInfo(parsed.error)
     // A cancel (signal, or stop() while running) reaches the runtime as an
     // expired deadline; report what it was.
     const stopping = this.state === 'stopping' || this.state === 'stopped'
@@ -236,8 +240,7 @@ export class WasmLuaVM extends BaseLuaVM {
     const error = cancelled ? { message: 'execution cancelled', kind: 'runtime' as const } : parsed.error
     return this.result({
       status,
-      stdout: output.stdout,
-      stderr: output.stderr,
+      ...output.fields(),
       values: status === 'ok' ? (parsed.values ?? []) : [],
       truncated: parsed.truncated === true,
       durationMs,
@@ -246,9 +249,9 @@ export class WasmLuaVM extends BaseLuaVM {
     })
   }
 
-  protected override async readSourceFile(path: string): Promise<string> {
-    if (!this.#platform.readTextFile) return super.readSourceFile(path)
-    return this.#platform.readTextFile(path)
+  protected override async readSourceFile(path: string): Promise<string | Uint8Array> {
+    if (!this.#platform.readFile) return super.readSourceFile(path)
+    return this.#platform.readFile(path)
   }
 
   protected override async statusDetails(): Promise<Record<string, unknown>> {

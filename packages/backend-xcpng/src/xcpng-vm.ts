@@ -2,11 +2,14 @@ import { readFile } from 'node:fs/promises'
 import {
   type BackendCapabilities,
   BaseLuaVM,
+  concatBytes,
+  cutOutput,
   type ExecResult,
   ExecutionKilledError,
   type InstallOptions,
   type InstallResult,
   isLuaVMError,
+  outputFields,
   type ResolvedExecOptions,
   SshError,
   type StartOptions,
@@ -14,7 +17,6 @@ import {
   startTimer,
   TaskQueue,
   type Timer,
-  truncateUtf8,
   type VMInit,
   VMStateError,
 } from '@bioxen-luavm/core'
@@ -191,7 +193,7 @@ export class XcpngVM extends BaseLuaVM {
     )
   }
 
-  protected async runCode(code: string, o: ResolvedExecOptions): Promise<ExecResult> {
+  protected async runCode(code: string | Uint8Array, o: ResolvedExecOptions): Promise<ExecResult> {
     const guest = this.#guest
     if (!guest) throw new VMStateError(`xcpng VM '${this.id}' has no guest; start it first`)
     const driver = guest.driver
@@ -199,21 +201,21 @@ export class XcpngVM extends BaseLuaVM {
     // Cancelled while the cap was being set: nothing ran, so nothing to kill.
     if (o.signal?.aborted) return this.result({ status: 'killed' })
     const started = performance.now()
-    let stdout = ''
-    let stderr = ''
+    // What streamed in, for a run that ends without a reply.
+    const streamed = { out: [] as Uint8Array[], err: [] as Uint8Array[] }
     const exec = driver.exec(code, {
       chunkName: o.chunkName,
       echo: o.echoReturnValues,
       repl: o.repl,
       timeoutMs: o.timeoutMs,
       maxOutputBytes: o.maxOutputBytes,
-      onStdout: (c) => {
-        stdout += c
-        o.onStdout?.(c)
+      onStdout: (c, b) => {
+        streamed.out.push(b)
+        o.onStdout?.(c, b)
       },
-      onStderr: (c) => {
-        stderr += c
-        o.onStderr?.(c)
+      onStderr: (c, b) => {
+        streamed.err.push(b)
+        o.onStderr?.(c, b)
       },
     })
     // The driver's hook enforces timeoutMs inside Lua; this deadline is for
@@ -234,14 +236,8 @@ export class XcpngVM extends BaseLuaVM {
     if (onAbort) o.signal?.removeEventListener('abort', onAbort)
     const durationMs = performance.now() - started
     const partial = () => {
-      const out = truncateUtf8(stdout, o.maxOutputBytes)
-      const err = truncateUtf8(stderr, Math.max(0, o.maxOutputBytes - Buffer.byteLength(out)))
-      return {
-        stdout: out,
-        stderr: err,
-        truncated: out.length < stdout.length || err.length < stderr.length,
-        durationMs,
-      }
+      const cut = cutOutput(concatBytes(streamed.out), concatBytes(streamed.err), o.maxOutputBytes)
+      return { ...outputFields(cut.stdout, cut.stderr, true), truncated: cut.truncated, durationMs }
     }
     switch (outcome.kind) {
       case 'done': {
@@ -250,6 +246,8 @@ export class XcpngVM extends BaseLuaVM {
           status: r.status,
           stdout: r.stdout,
           stderr: r.stderr,
+          stdoutBytes: r.stdoutBytes,
+          stderrBytes: r.stderrBytes,
           values: r.values,
           truncated: r.truncated,
           durationMs,
@@ -371,7 +369,7 @@ export class XcpngVM extends BaseLuaVM {
   }
 
   /** Files are read on the host; the code runs on the guest. */
-  protected override readSourceFile(path: string): Promise<string> {
-    return readFile(path, 'utf8')
+  protected override readSourceFile(path: string): Promise<Uint8Array> {
+    return readFile(path)
   }
 }

@@ -33,7 +33,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
  */
 export function runCliInMemory(
   argv: readonly string[],
-  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
+  options: { stdin?: string | Uint8Array; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<CapturedRun> {
   return runCliCaptured(runCli, argv, options)
 }

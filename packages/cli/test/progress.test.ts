@@ -9,7 +9,7 @@ function io(isTTY: boolean, env: Record<string, string> = {}) {
     stderr: (t) => {
       err += t
     },
-    readStdin: async () => '',
+    readStdin: async () => new Uint8Array(0),
     stdinLines: async function* () {},
     isTTY,
     env,

@@ -375,8 +375,51 @@ local ESC = {
 local ESC_PAT = '[%z\1-\31"\\\127]'
 if sfind("\0", ESC_PAT) ~= 1 then ESC_PAT = '[\0-\31"\\\127]' end
 
+-- Lua strings are bytes, JSON text is Unicode. A string that is not valid
+-- UTF-8 keeps its valid characters and writes each byte of its ill-formed
+-- parts as "\udcXX" (the lone surrogate U+DC00 + byte, Python's
+-- "surrogateescape"): valid UTF-8 never encodes a surrogate, so the host
+-- knows exactly which strings were bytes and restores them (core's
+-- util/bytes.ts). The JSON stays valid UTF-8 whatever Lua returns.
+local utf8_len = ORIG.utf8 and ORIG.utf8.len
+
+-- One run of a byte >= 0x80 and the continuation bytes after it: nil when
+-- it is well-formed UTF-8 (gsub keeps it), else its escaped form.
+-- Well-formed: no overlongs, no surrogates, nothing past U+10FFFF.
+local function escape_run(run)
+  local out, i, n, bad = {}, 1, #run, false
+  while i <= n do
+    local c = sbyte(run, i)
+    local need = (c >= 0xC2 and c <= 0xDF) and 1 or (c >= 0xE0 and c <= 0xEF) and 2
+      or (c >= 0xF0 and c <= 0xF4) and 3 or 0
+    local ok = need > 0 and i + need <= n
+    if ok then
+      local c2 = sbyte(run, i + 1)
+      ok = not ((c == 0xE0 and c2 < 0xA0) or (c == 0xED and c2 > 0x9F)
+        or (c == 0xF0 and c2 < 0x90) or (c == 0xF4 and c2 > 0x8F))
+    end
+    if ok then
+      out[#out + 1] = ssub(run, i, i + need)
+      i = i + need + 1
+    else
+      out[#out + 1] = sformat("\\udc%02x", c)
+      bad = true
+      i = i + 1
+    end
+  end
+  if bad then return concat(out) end
+  return nil
+end
+
 local function jstr(s)
-  return '"' .. (sgsub(s, ESC_PAT, ESC)) .. '"'
+  s = sgsub(s, ESC_PAT, ESC)
+  -- ASCII needs nothing more; utf8.len (a C call) clears valid text where
+  -- it exists (5.3's accepts encoded surrogates, ED A0..BF, so those go
+  -- the slow way).
+  if sfind(s, "[\128-\255]") and not (utf8_len and utf8_len(s) and not sfind(s, "\237[\160-\191]")) then
+    s = sgsub(s, "[\128-\255][\128-\191]*", escape_run)
+  end
+  return '"' .. s .. '"'
 end
 
 local TWO53 = 9007199254740992
@@ -1494,10 +1537,13 @@ local function exec_impl(vm, code, o)
       res = pack(xpcall(fn, handler))
     end
     local ok, e = res[1], res[2]
-    local echoing = ok and echo and res.n > 1
+    local echoing = ok and echo and res.n > 1 and not S.aborting
     -- Only the echo and an error object's __tostring can still run user
-    -- code; without them the hook can go now (see unhook).
-    if ok and not echoing then unhook() end
+    -- code; without them the hook can go now (see unhook). After an abort
+    -- neither runs, and the abort's every-instruction hook would otherwise
+    -- tax each step of the bookkeeping below (tens of ms on fengari, where
+    -- the host's hard kill is waiting).
+    if S.aborting or (ok and not echoing) then unhook() end
     -- A long C call (a pathological pattern, a huge string.rep) runs with no
     -- hook calls at all; if it ended past the deadline, the run still timed
     -- out, even though no instruction was left to notice.

@@ -52,7 +52,27 @@ export {
   type DetectedBackend,
   defaultRegistry,
 } from './registry/backend-registry.js'
+export {
+  bytesReplacer,
+  bytesReviver,
+  bytesToText,
+  concatBytes,
+  execResultJson,
+  isUtf8,
+  luaStringBytes,
+  luaStringText,
+  restoreByteStrings,
+  restoreErrorInfo,
+} from './util/bytes.js'
 export { newId } from './util/ids.js'
+export {
+  cutOutput,
+  OutputCollector,
+  type OutputFields,
+  type OutputListener,
+  OutputStream,
+  outputFields,
+} from './util/output.js'
 export { isSecretName, REDACTED, redactFields, redactText } from './util/redact.js'
 export { TaskQueue } from './util/serial-queue.js'
 export { truncateUtf8, utf8Length } from './util/text.js'

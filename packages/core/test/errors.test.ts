@@ -115,6 +115,8 @@ describe('errorFromResult', () => {
   const base: ExecResult = {
     stdout: '',
     stderr: '',
+    stdoutBytes: new Uint8Array(0),
+    stderrBytes: new Uint8Array(0),
     values: [],
     exitCode: 1,
     success: false,

@@ -15,7 +15,7 @@ export interface ExecutionMode {
   /** Starts what must run before the first execution; resolves with a driver's hello. */
   start(): Promise<DriverHello>
   /** Runs one execution. */
-  run(code: string, options: WorkerExecOptions): Promise<WorkerOutcome>
+  run(code: string | Uint8Array, options: WorkerExecOptions): Promise<WorkerOutcome>
   /** A slot for a REPL session, whose state must survive between inputs. */
   lease(): Promise<SessionLease>
   /** Ends every worker; `force` kills instead of asking the drivers to quit. */

@@ -67,7 +67,7 @@ export class OneshotMode implements ExecutionMode {
     return worker.hello
   }
 
-  async run(code: string, options: WorkerExecOptions): Promise<WorkerOutcome> {
+  async run(code: string | Uint8Array, options: WorkerExecOptions): Promise<WorkerOutcome> {
     const spare = this.#takeSpare()
     let worker: DriverWorker | undefined
     if (spare) {
@@ -136,7 +136,7 @@ export class OneshotMode implements ExecutionMode {
     }
   }
 
-  async #runCold(code: string, options: WorkerExecOptions): Promise<WorkerOutcome> {
+  async #runCold(code: string | Uint8Array, options: WorkerExecOptions): Promise<WorkerOutcome> {
     // The process is started with this execution's cap as its hard limit.
     const { memoryLimitBytes, ...rest } = options
     const worker = this.#factories.create(memoryLimitBytes)

@@ -23,7 +23,7 @@ export class PersistentMode implements ExecutionMode {
     return this.#slot.hello as DriverHello
   }
 
-  async run(code: string, options: WorkerExecOptions): Promise<WorkerOutcome> {
+  async run(code: string | Uint8Array, options: WorkerExecOptions): Promise<WorkerOutcome> {
     return (await this.#slot.run(code, options)).outcome
   }
 

@@ -37,7 +37,7 @@ export class PoolMode implements ExecutionMode {
     return this.#slots[0]?.hello as DriverHello
   }
 
-  async run(code: string, options: WorkerExecOptions): Promise<WorkerOutcome> {
+  async run(code: string | Uint8Array, options: WorkerExecOptions): Promise<WorkerOutcome> {
     return (await this.#pick().run(code, options)).outcome
   }
 

@@ -56,7 +56,7 @@ export class SessionVM extends BaseLuaVM {
     await this.#lease.release()
   }
 
-  protected async runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
+  protected async runCode(code: string | Uint8Array, options: ResolvedExecOptions): Promise<ExecResult> {
     const { outcome } = await this.#lease.slot.run(code, this.#host.workerOptions(options), this.#lease.generation)
     return this.result(resultFields(outcome))
   }

@@ -2,6 +2,9 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import {
   BackendUnavailableError,
   BOOTSTRAP_LUA,
+  bytesToText,
+  concatBytes,
+  cutOutput,
   DEFAULT_MAX_FRAME_BYTES,
   DriverConnection,
   type DriverExecOutcome,
@@ -13,6 +16,9 @@ import {
   encodeInit,
   encodeQuit,
   type LuaValue,
+  type OutputFields,
+  OutputStream,
+  outputFields,
   ProtocolError,
   startTimer,
   type Timer,
@@ -20,7 +26,6 @@ import {
 import type { LuaInterpreter } from '../interpreters/detect.js'
 import { killGroup, spawnInGroup, waitGroupGone } from '../spawn/process-group.js'
 import { addressSpaceLimit, setSoftAddressSpaceLimit, withAddressSpaceLimit } from '../spawn/rlimit.js'
-import { cutOutput } from './output-cap.js'
 import { PipelinedRun } from './pipelined-run.js'
 import { precompiledBootstrap } from './program-cache.js'
 
@@ -54,16 +59,14 @@ export interface WorkerExecOptions {
   /** Cap for this execution; applied by lowering the soft RLIMIT_AS when it differs. */
   memoryLimitBytes?: number
   signal?: AbortSignal
-  onStdout?(chunk: string): void
-  onStderr?(chunk: string): void
+  onStdout?(chunk: string, bytes: Uint8Array): void
+  onStderr?(chunk: string, bytes: Uint8Array): void
 }
 
 /** What one execution did, before the VM turns it into an `ExecResult`. */
-export interface WorkerOutcome {
+export interface WorkerOutcome extends OutputFields {
   status: ExecStatus
   values: LuaValue[]
-  stdout: string
-  stderr: string
   truncated: boolean
   incomplete: boolean
   error?: ExecErrorInfo
@@ -84,19 +87,17 @@ type KillReason = 'timeout' | 'killed' | 'output-limit' | 'stop' | 'start-timeou
 
 // Raw stderr of the process during one execution, with the cap it counts against.
 interface RawCapture {
-  parts: string[]
-  bytes: number
+  stream: OutputStream
   limit: number
   over: () => void
-  onChunk?: (text: string) => void
 }
 
 // Output frames of one execution as they arrived. The reply carries the
 // same text when the chunk finishes; when the process dies first (hard
 // deadline, cancel, os.exit) this is what the chunk got out before.
 interface StreamedOutput {
-  stdout: string[]
-  stderr: string[]
+  stdout: Uint8Array[]
+  stderr: Uint8Array[]
 }
 
 let workerCounter = 0
@@ -239,7 +240,7 @@ export class DriverWorker {
    * process dying under it (`died` is set then); rejects only when the
    * worker was already dead or a memory limit could not be applied.
    */
-  async exec(code: string, opts: WorkerExecOptions): Promise<WorkerOutcome> {
+  async exec(code: string | Uint8Array, opts: WorkerExecOptions): Promise<WorkerOutcome> {
     const connection = this.#connection
     if (!connection || this.dead) throw new ProtocolError(`driver worker ${this.seq} is not running`)
     if (this.#busy) throw new ProtocolError(`driver worker ${this.seq} is busy; executions must be serialized`)
@@ -268,7 +269,7 @@ export class DriverWorker {
    * no round trip per request; then the process exits. The worker cannot be
    * used again afterwards.
    */
-  async runOnce(code: string, opts: WorkerExecOptions): Promise<WorkerOutcome> {
+  async runOnce(code: string | Uint8Array, opts: WorkerExecOptions): Promise<WorkerOutcome> {
     if (this.#child) throw new ProtocolError(`driver worker ${this.seq} was already started`)
     const started = performance.now()
     if (opts.signal?.aborted) return cancelledOutcome(started)
@@ -424,24 +425,22 @@ export class DriverWorker {
       // Lua runs at full speed, LuaJIT keeps its JIT on.
       ...(this.#options.softDeadline === false ? {} : { timeoutMs: opts.timeoutMs }),
       maxOutputBytes: opts.maxOutputBytes,
-      onStdout: (chunk: string) => {
-        streamed.stdout.push(chunk)
-        onStdout?.(chunk)
+      onStdout: (chunk: string, bytes: Uint8Array) => {
+        streamed.stdout.push(bytes)
+        onStdout?.(chunk, bytes)
       },
-      onStderr: (chunk: string) => {
-        streamed.stderr.push(chunk)
-        onStderr?.(chunk)
+      onStderr: (chunk: string, bytes: Uint8Array) => {
+        streamed.stderr.push(bytes)
+        onStderr?.(chunk, bytes)
       },
     }
   }
 
   #captureRawStderr(opts: WorkerExecOptions): RawCapture {
     const raw: RawCapture = {
-      parts: [],
-      bytes: 0,
+      stream: new OutputStream(opts.onStderr),
       limit: opts.maxOutputBytes,
       over: () => this.kill('output-limit'),
-      ...(opts.onStderr ? { onChunk: opts.onStderr } : {}),
     }
     this.#rawErr = raw
     return raw
@@ -520,9 +519,8 @@ export class DriverWorker {
     this.#softLimit = target
   }
 
-  #finish(reply: DriverExecOutcome, raw: { parts: string[] }, max: number, started: number): WorkerOutcome {
-    const rawText = raw.parts.join('')
-    const cut = cutOutput(reply.stdout, reply.stderr + rawText, max)
+  #finish(reply: DriverExecOutcome, raw: RawCapture, max: number, started: number): WorkerOutcome {
+    const cut = cutOutput(reply.stdoutBytes, concatBytes([reply.stderrBytes, raw.stream.bytes]), max)
     let status: ExecStatus = reply.status
     if (cut.truncated && status === 'ok') status = 'output-limit'
     const error =
@@ -533,8 +531,7 @@ export class DriverWorker {
     return {
       status,
       values: reply.values,
-      stdout: cut.stdout,
-      stderr: cut.stderr,
+      ...outputFields(cut.stdout, cut.stderr, reply.truncated || cut.truncated),
       truncated: reply.truncated || cut.truncated,
       incomplete: reply.incomplete,
       ...(error ? { error } : {}),
@@ -545,17 +542,20 @@ export class DriverWorker {
   #deathOutcome(
     exit: WorkerExit,
     failure: unknown,
-    raw: { parts: string[] },
+    raw: RawCapture,
     streamed: StreamedOutput,
     opts: WorkerExecOptions,
     started: number,
   ): WorkerOutcome {
-    const rawText = raw.parts.join('')
     // What the runtime pushed before the end (it flushes on a timer, on
     // io.stdout:flush(), before os.execute and os.exit), then raw stderr.
-    const cut = cutOutput(streamed.stdout.join(''), streamed.stderr.join('') + rawText, opts.maxOutputBytes)
+    const cut = cutOutput(
+      concatBytes(streamed.stdout),
+      concatBytes([...streamed.stderr, raw.stream.bytes]),
+      opts.maxOutputBytes,
+    )
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`
-    const base = { stdout: cut.stdout, stderr: cut.stderr, values: [] as LuaValue[], incomplete: false }
+    const base = { ...outputFields(cut.stdout, cut.stderr, true), values: [] as LuaValue[], incomplete: false }
     const done = (status: ExecStatus, message: string | undefined, truncated = cut.truncated): WorkerOutcome => ({
       ...base,
       status,
@@ -588,7 +588,7 @@ export class DriverWorker {
     const limited = this.#softLimit !== 'unlimited'
     if (
       limited &&
-      (/not enough memory|cannot allocate memory|bad_alloc/i.test(rawText) ||
+      (/not enough memory|cannot allocate memory|bad_alloc/i.test(bytesToText(raw.stream.bytes)) ||
         exit.signal === 'SIGSEGV' ||
         exit.signal === 'SIGABRT' ||
         exit.signal === 'SIGKILL')
@@ -608,17 +608,14 @@ export class DriverWorker {
   }
 
   #onRawStderr(chunk: Buffer, startupErr: string[]): void {
-    const text = this.#rawDecoder.decode(chunk, { stream: true })
     const target = this.#rawErr
     if (!this.#hello) {
-      startupErr.push(text)
+      startupErr.push(this.#rawDecoder.decode(chunk, { stream: true }))
       return
     }
     if (!target) return // Idle noise (a background child); nobody to attribute it to.
-    target.parts.push(text)
-    target.bytes += chunk.byteLength
-    target.onChunk?.(text)
-    if (target.bytes > target.limit) target.over()
+    target.stream.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    if (target.stream.byteLength > target.limit) target.over()
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void {
@@ -687,8 +684,7 @@ function cancelledOutcome(started: number): WorkerOutcome {
   return {
     status: 'killed',
     values: [],
-    stdout: '',
-    stderr: '',
+    ...outputFields(new Uint8Array(0), new Uint8Array(0), false),
     truncated: false,
     incomplete: false,
     error: { message: 'cancelled before it started', kind: 'runtime' },

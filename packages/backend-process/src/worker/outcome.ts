@@ -7,6 +7,8 @@ export function resultFields(outcome: WorkerOutcome): Partial<ExecResult> & Pick
     status: outcome.status,
     stdout: outcome.stdout,
     stderr: outcome.stderr,
+    stdoutBytes: outcome.stdoutBytes,
+    stderrBytes: outcome.stderrBytes,
     values: outcome.values,
     truncated: outcome.truncated,
     durationMs: outcome.durationMs,

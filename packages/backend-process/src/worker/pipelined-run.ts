@@ -3,6 +3,7 @@ import {
   type DriverHello,
   FrameDecoder,
   FrameType,
+  OutputCollector,
   ProtocolError,
   parseDone,
   parseHello,
@@ -11,8 +12,8 @@ import {
 /** One exec frame written ahead of time, with its output callbacks. */
 export interface PipelinedExec {
   id: number
-  onStdout?(chunk: string): void
-  onStderr?(chunk: string): void
+  onStdout?(chunk: string, bytes: Uint8Array): void
+  onStderr?(chunk: string, bytes: Uint8Array): void
 }
 
 /**
@@ -32,8 +33,7 @@ export class PipelinedRun {
   }>
   readonly #hello: { resolve(v: DriverHello): void; reject(e: unknown): void; promise: Promise<DriverHello> }
   #index = -1 // -1 until the hello arrived
-  #out = { parts: [] as string[], decoder: new TextDecoder() }
-  #err = { parts: [] as string[], decoder: new TextDecoder() }
+  #output: OutputCollector | undefined
   #failed: ProtocolError | undefined
 
   constructor(execs: PipelinedExec[]) {
@@ -89,28 +89,20 @@ export class PipelinedRun {
     const exec = this.#execs[this.#index]
     const result = this.#results[this.#index]
     if (!exec || !result) throw new ProtocolError(`unexpected '${type}' frame after the last pipelined exec`)
+    this.#output ??= new OutputCollector(exec.onStdout, exec.onStderr)
+    const output = this.#output
     if (type === FrameType.Stdout || type === FrameType.Stderr) {
-      const sink = type === FrameType.Stdout ? this.#out : this.#err
-      const text = sink.decoder.decode(payload, { stream: true })
-      if (text === '') return
-      sink.parts.push(text)
-      try {
-        ;(type === FrameType.Stdout ? exec.onStdout : exec.onStderr)?.(text)
-      } catch {
-        // A throwing listener is the host's bug; it must not desync the stream.
-      }
+      output.push(type === FrameType.Stdout ? 1 : 2, payload)
       return
     }
     if (type !== FrameType.Done) throw new ProtocolError(`unexpected '${type}' frame from the driver`)
     const reply = parseDone(payload)
     if (reply.id !== exec.id)
       throw new ProtocolError(`driver answered exec ${String(reply.id)} while exec ${exec.id} was running`)
-    const stdout = this.#out.parts.join('') + this.#out.decoder.decode()
-    const stderr = this.#err.parts.join('') + this.#err.decoder.decode()
-    this.#out = { parts: [], decoder: new TextDecoder() }
-    this.#err = { parts: [], decoder: new TextDecoder() }
+    output.finish(reply.truncated)
+    this.#output = undefined
     this.#index++
-    result.resolve({ ...reply, stdout, stderr })
+    result.resolve({ ...reply, ...output.fields() })
   }
 }
 

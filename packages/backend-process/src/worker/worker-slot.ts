@@ -98,7 +98,7 @@ export class WorkerSlot {
    * it. With `generation`, refuses to run on any other generation (a
    * session whose Lua state died must not silently continue on a fresh one).
    */
-  run(code: string, opts: WorkerExecOptions, generation?: number): Promise<SlotOutcome> {
+  run(code: string | Uint8Array, opts: WorkerExecOptions, generation?: number): Promise<SlotOutcome> {
     return this.#queue.run(async () => {
       if (generation !== undefined && (this.#generation !== generation || this.#worker?.dead !== false)) {
         throw new InteractiveSessionError(

@@ -11,7 +11,7 @@ import {
   type LuaEngine,
   runtimeTimeoutMs,
 } from './types.js'
-import { ArgBudget, ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+import { ArgBudget, ConversionError, floatValue, integerValue, MAX_DEPTH, stringValue, tableValue } from './values.js'
 
 // fengari is CJS; depending on the loader its exports sit on the namespace or on `default`.
 const fengari = (
@@ -122,7 +122,7 @@ class FengariEngine implements LuaEngine {
     this.#argBytes = request.maxOutputBytes
     try {
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.#refs.run)
-      pushBytes(L, encoder.encode(request.code))
+      pushBytes(L, typeof request.code === 'string' ? encoder.encode(request.code) : request.code)
       pushBytes(L, encoder.encode(request.chunkName))
       lua.lua_pushboolean(L, request.echo)
       lua.lua_pushboolean(L, request.repl)
@@ -354,7 +354,7 @@ function readValue(L: State, index: number, depth: number, budget: ArgBudget): L
         : floatValue(lua.lua_tonumberx(L, index) as number)
     case lua.LUA_TSTRING:
       budget.string(lua.lua_rawlen(L, index))
-      return readString(L, index) ?? ''
+      return stringValue(lua.lua_tolstring(L, index).slice())
     case lua.LUA_TTABLE: {
       if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
       const at = lua.lua_absindex(L, index)

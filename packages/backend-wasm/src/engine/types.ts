@@ -22,7 +22,8 @@ export interface EngineOptions {
 
 /** One execution, as the runtime's `vm:exec` takes it. */
 export interface EngineExecRequest {
-  code: string
+  /** The chunk: text (run as UTF-8) or its exact bytes. */
+  code: string | Uint8Array
   chunkName: string
   echo: boolean
   repl: boolean

@@ -1,4 +1,4 @@
-import type { LuaValue } from '@bioxen-luavm/core'
+import { isUtf8, type LuaValue, luaStringText } from '@bioxen-luavm/core'
 
 /** Tables nested deeper than this are refused when passed to a host function. */
 export const MAX_DEPTH = 32
@@ -68,7 +68,17 @@ export function tableValue(entries: Array<[LuaValue, LuaValue]>): LuaValue {
 }
 
 function keyText(key: LuaValue): string {
-  return typeof key === 'string' ? key : JSON.stringify(key)
+  if (typeof key === 'string') return key
+  // A key that is not UTF-8 takes the text form core's LuaValue documents.
+  if (key instanceof Uint8Array) return luaStringText(key)
+  return JSON.stringify(key)
+}
+
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true })
+
+/** A Lua string's bytes as a value: a `string` when they are UTF-8, else the bytes themselves (core's `LuaValue`). */
+export function stringValue(bytes: Uint8Array): string | Uint8Array {
+  return isUtf8(bytes) ? decoder.decode(bytes) : bytes
 }
 
 /** A Lua float as JSON-safe data: NaN and infinities become the strings core's `LuaValue` documents. */

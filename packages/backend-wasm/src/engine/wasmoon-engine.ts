@@ -149,7 +149,8 @@ class WasmoonEngine implements LuaEngine {
       this.#heap.max = cap
       this.#argBytes = request.maxOutputBytes
       raw.lua_rawgeti(L, REGISTRY, this.#run)
-      this.#stack.pushString(L, request.code)
+      if (typeof request.code === 'string') this.#stack.pushString(L, request.code)
+      else this.#stack.pushBytes(L, request.code)
       this.#stack.pushString(L, request.chunkName)
       raw.lua_pushboolean(L, request.echo ? 1 : 0)
       raw.lua_pushboolean(L, request.repl ? 1 : 0)

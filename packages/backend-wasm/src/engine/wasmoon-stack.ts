@@ -1,5 +1,13 @@
 import type { LuaValue } from '@bioxen-luavm/core'
-import { type ArgBudget, ConversionError, floatValue, integerValue, MAX_DEPTH, tableValue } from './values.js'
+import {
+  type ArgBudget,
+  ConversionError,
+  floatValue,
+  integerValue,
+  MAX_DEPTH,
+  stringValue,
+  tableValue,
+} from './values.js'
 
 /** `LUA_REGISTRYINDEX` of this build (LUAI_MAXSTACK = 1e6). */
 export const REGISTRY = -1001000
@@ -116,7 +124,7 @@ export class WasmoonStack {
           : floatValue(raw.lua_tonumberx(L, index, 0))
       case T_STRING:
         budget.string(this.#view(L, index)?.length ?? 0)
-        return decoder.decode(this.readBytes(L, index) ?? new Uint8Array(0))
+        return stringValue(this.readBytes(L, index) ?? new Uint8Array(0))
       case T_TABLE: {
         if (depth > MAX_DEPTH) throw new ConversionError(`nests tables deeper than ${MAX_DEPTH} levels`)
         const at = raw.lua_absindex(L, index)
@@ -222,7 +230,11 @@ export class WasmoonStack {
       this.#raw.lua_pushlstring(L, p, written)
       return
     }
-    const bytes = encoder.encode(text)
+    this.pushBytes(L, encoder.encode(text))
+  }
+
+  /** Pushes bytes as a Lua string, exactly (lua_pushlstring with their length). */
+  pushBytes(L: number, bytes: Uint8Array): void {
     const p = this.scratchFor(bytes.length + 1)
     this.#raw.HEAPU8.set(bytes, p)
     this.#raw.lua_pushlstring(L, p, bytes.length)

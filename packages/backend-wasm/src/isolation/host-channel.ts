@@ -7,7 +7,10 @@
  * and writes the JSON result into the buffer in chunks, bumping a sequence
  * number each time. Each chunk names its call, so a late answer to a call
  * the worker gave up on is recognised and skipped. The same buffer carries
- * the host's soft-cancel flag, which the worker's clock reads.
+ * the host's soft-cancel flag, which the worker's clock reads, and the
+ * worker's heartbeat: when the runtime last read its clock (the deadline
+ * hook does, every few thousand instructions), which tells the host whether
+ * a soft stop is alive before it terminates the thread.
  */
 
 const SEQ = 0
@@ -15,10 +18,13 @@ const CALL = 1
 const LEN = 2
 const FLAGS = 3
 const CANCEL = 4
+const BEAT = 5
 const HEADER_BYTES = 32
 const DATA_BYTES = 64 * 1024
 const FLAG_ERROR = 1
 const FLAG_MORE = 2
+const NO_BEAT = -1
+const INT32_MAX = 2_147_483_647
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -42,6 +48,17 @@ export class HostChannelWriter {
   /** Sets or clears the soft-cancel flag of the running execution. */
   setCancel(on: boolean): void {
     Atomics.store(this.#i32, CANCEL, on ? 1 : 0)
+  }
+
+  /** Forgets the heartbeat of the previous execution (before posting the next). */
+  clearBeat(): void {
+    Atomics.store(this.#i32, BEAT, NO_BEAT)
+  }
+
+  /** When the running execution's runtime last read its clock, in ms since it was sent; undefined if never. */
+  lastBeat(): number | undefined {
+    const beat = Atomics.load(this.#i32, BEAT)
+    return beat === NO_BEAT ? undefined : beat
   }
 
   /** Starts answering `call` with `payload` (JSON text, or an error message). */
@@ -84,6 +101,11 @@ export class HostChannelReader {
   constructor(shared: SharedArrayBuffer) {
     this.#i32 = new Int32Array(shared, 0, HEADER_BYTES / 4)
     this.#data = new Uint8Array(shared, HEADER_BYTES, DATA_BYTES)
+  }
+
+  /** Records a clock read, `elapsedMs` after the running execution was sent. */
+  beat(elapsedMs: number): void {
+    Atomics.store(this.#i32, BEAT, Math.min(Math.max(0, Math.floor(elapsedMs)), INT32_MAX))
   }
 
   get cancelled(): boolean {

@@ -51,6 +51,12 @@ export class WorkerRequestError extends Error {
 }
 
 let nextConnectionId = 1
+/**
+ * Longest wait past deadline + grace for a soft stop the worker has shown
+ * to be under way (see WorkerConnection#killUnlessStopping). The abort
+ * re-fires on every instruction, so only CPU starvation makes it slow.
+ */
+const SOFT_STOP_WAIT_MS = 250
 
 /**
  * One worker thread hosting the engines of several VMs.
@@ -187,19 +193,18 @@ export class WorkerConnection {
           })
           const hardStop = (status: HardStop['status'], message: string) => () =>
             this.#lose(generation, `${message} (VM ${slot.vmId})`, { status, message })
+          const sentAt = epochNow()
           // With the soft layer the runtime gets the grace to stop the chunk
           // itself (keeping the state); a hook-free run has nothing that
           // could stop it, so the kill comes at the deadline itself.
           const soft = request.softDeadline
           const killAfter = soft ? request.timeoutMs + this.#settings.graceMs : request.timeoutMs
+          const kill = hardStop(
+            'timeout',
+            `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
+          )
           timers.push(
-            startTimer(
-              killAfter,
-              hardStop(
-                'timeout',
-                `execution timed out after ${request.timeoutMs} ms and was stopped by terminating its worker`,
-              ),
-            ),
+            startTimer(killAfter, soft ? () => this.#killUnlessStopping(request.timeoutMs, kill, timers) : kill),
           )
           onAbort = () => {
             // Soft cancel first (the worker's clock reads the flag); the
@@ -207,8 +212,9 @@ export class WorkerConnection {
             // hook-free run never reads the flag in time: kill it at once.
             const kill = hardStop('killed', 'execution cancelled; its worker was terminated')
             if (this.#writer && soft) {
+              const cancelledAt = epochNow() - sentAt
               this.#writer.setCancel(true)
-              timers.push(startTimer(this.#settings.graceMs, kill))
+              timers.push(startTimer(this.#settings.graceMs, () => this.#killUnlessStopping(cancelledAt, kill, timers)))
             } else {
               kill()
             }
@@ -216,7 +222,8 @@ export class WorkerConnection {
           io.signal?.addEventListener('abort', onAbort, { once: true })
           this.#running = { slot: slot.id, cancel: onAbort }
           try {
-            this.#post({ t: 'exec', rid, slot: slot.id, request, sentAt: epochNow() })
+            this.#writer?.clearBeat()
+            this.#post({ t: 'exec', rid, slot: slot.id, request, sentAt })
           } catch (error) {
             this.#pending.delete(rid)
             reject(error)
@@ -243,6 +250,22 @@ export class WorkerConnection {
   }
 
   // ---- internals -----------------------------------------------------------
+
+  /**
+   * The grace after a soft stop was due (the deadline, or a cancel `dueMs`
+   * after the execution was sent) is over. If the runtime read its clock
+   * within one grace before that point or after it, its deadline hook is
+   * alive and the stop is under way: on a loaded machine the thread may just
+   * not have had the CPU to finish unwinding, and a kill now would throw away
+   * the VM's state for nothing. It gets up to SOFT_STOP_WAIT_MS more. Lua
+   * that reads no clock — one long C call, a removed hook, a finalizer — is
+   * killed now, so the hard layer stays at deadline + grace for all of them.
+   */
+  #killUnlessStopping(dueMs: number, kill: () => void, timers: Timer[]): void {
+    const beat = this.#writer?.lastBeat()
+    if (beat !== undefined && beat >= dueMs - this.#settings.graceMs) timers.push(startTimer(SOFT_STOP_WAIT_MS, kill))
+    else kill()
+  }
 
   #run(message: RequestBody): Promise<unknown> {
     return this.#queue.run(async () => {

@@ -23,6 +23,8 @@ const STREAM_BYTES = 64 * 1024
 interface Running {
   rid: number
   slot: number
+  /** When the host sent the request (epoch ms). */
+  sentAt: number
   deadline: number
   /** A host function was still pending at the deadline. */
   hostTimedOut?: string
@@ -91,7 +93,11 @@ export function serveWorker(port: WorkerPort, factories: WorkerEngines): void {
     clock() {
       const now = performance.now()
       const run = running
-      if (run && run.slot === slot && run.chunks.length > 0 && now - run.heldSince >= STREAM_AFTER_MS) flush(run)
+      if (run && run.slot === slot) {
+        // The heartbeat the host checks before a hard kill (see WorkerConnection).
+        if (channel) channel.beat(epochNow() - run.sentAt)
+        if (run.chunks.length > 0 && now - run.heldSince >= STREAM_AFTER_MS) flush(run)
+      }
       return channel?.cancelled ? Number.POSITIVE_INFINITY : now
     },
     callHost(name: string, args: LuaValue[]): HostCallOutcome {
@@ -152,6 +158,7 @@ export function serveWorker(port: WorkerPort, factories: WorkerEngines): void {
         const run: Running = {
           rid: req.rid,
           slot: req.slot,
+          sentAt: req.sentAt,
           deadline: req.sentAt + req.request.timeoutMs,
           chunks: [],
           bytes: 0,

@@ -68,7 +68,7 @@ export const nodePlatform: Platform = {
     }
   },
 
-  readTextFile: (path: string) => readFile(path, 'utf8'),
+  readFile: (path: string) => readFile(path),
 
   async readBinaryFile(path, { signal, maxBytes }): Promise<Uint8Array | undefined> {
     const file = toPath(path)

@@ -42,8 +42,8 @@ export interface Platform {
   readonly sharedMemory: boolean
   /** Logical CPUs, for the default pool size. */
   readonly cpus: number
-  /** Reads a text file (Node only). */
-  readTextFile?(path: string): Promise<string>
+  /** Reads a file's bytes (Node only): how `executeFile` reads Lua source, which is bytes. */
+  readFile?(path: string): Promise<Uint8Array>
   /**
    * Reads a file (a path or a `file:` URL) into memory, refusing one larger
    * than `maxBytes`; `undefined` when it does not exist. Node only: it is

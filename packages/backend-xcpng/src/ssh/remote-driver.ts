@@ -285,7 +285,7 @@ export class RemoteDriver {
   }
 
   /** Runs a chunk; resolves with the driver's reply, rejects when the driver or the link dies. */
-  exec(code: string, options: DriverConnectionExecOptions): Promise<DriverExecOutcome> {
+  exec(code: string | Uint8Array, options: DriverConnectionExecOptions): Promise<DriverExecOutcome> {
     return this.#driver.exec(code, options)
   }
 

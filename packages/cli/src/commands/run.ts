@@ -1,4 +1,4 @@
-import type { ExecResult } from '@bioxen-luavm/core'
+import { type ExecResult, execResultJson } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
 import { exitCodeFor } from '../lib/exit-codes.js'
 import type { CliIO } from '../lib/io.js'
@@ -34,12 +34,13 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
       const source = await readProgram(flags.eval, file, io)
       let endedLine = true
       const streamed = { stdout: false, stderr: false }
-      const track = (stream: 'stdout' | 'stderr') => (text: string) => {
-        if (text) {
-          endedLine = text.endsWith('\n')
-          streamed[stream] = true
-        }
-        io[stream](text)
+      // The program's bytes go out as they are: Lua output is bytes, and a
+      // Latin-1 or binary stream must reach a pipe unchanged.
+      const track = (stream: 'stdout' | 'stderr') => (_text: string, bytes: Uint8Array) => {
+        if (bytes.length === 0) return
+        endedLine = bytes[bytes.length - 1] === 0x0a
+        streamed[stream] = true
+        io[stream](bytes)
       }
       const controller = new AbortController()
       const onSignal = () => controller.abort(new Error('interrupted'))
@@ -56,8 +57,8 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
         if (!flags.json) {
           // A backend that returned its output without streaming it (a
           // plugin that ignores onStdout/onStderr) still gets it shown.
-          if (!streamed.stdout && result.stdout) track('stdout')(result.stdout)
-          if (!streamed.stderr && result.stderr) track('stderr')(result.stderr)
+          if (!streamed.stdout) track('stdout')(result.stdout, result.stdoutBytes)
+          if (!streamed.stderr) track('stderr')(result.stderr, result.stderrBytes)
         }
         // A notice must not glue onto output that stopped mid-line.
         if (!flags.json && result.status !== 'ok' && !endedLine) io.stderr('\n')
@@ -72,12 +73,14 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
 
 function report(result: ExecResult, json: boolean, io: CliIO): void {
   if (json) {
-    io.stdout(`${JSON.stringify(result)}\n`)
+    io.stdout(`${execResultJson(result)}\n`)
     return
   }
   // Output was already streamed; only the outcome is left to say.
   if (result.status === 'error' && result.error) {
-    io.stderr(`${result.error.message}\n${result.error.traceback ? `${result.error.traceback}\n` : ''}`)
+    // The message as the program raised it: its exact bytes when they are not UTF-8.
+    io.stderr(result.error.messageBytes ?? result.error.message)
+    io.stderr(`\n${result.error.traceback ? `${result.error.traceback}\n` : ''}`)
   } else if (result.status !== 'ok') {
     const what: Record<string, string> = {
       timeout: 'stopped: the program ran past its deadline (--timeout)',

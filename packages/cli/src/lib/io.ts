@@ -1,11 +1,14 @@
 import { createInterface } from 'node:readline'
+import { bytesToText, concatBytes } from '@bioxen-luavm/core'
 
 /** Where a command writes; tests pass their own. */
 export interface CliIO {
-  stdout(text: string): void
-  stderr(text: string): void
-  /** Reads all of standard input as text. */
-  readStdin(): Promise<string>
+  /** Writes text (as UTF-8) or exact bytes (a Lua program's output is bytes) to stdout. */
+  stdout(data: string | Uint8Array): void
+  /** Writes text or exact bytes to stderr. */
+  stderr(data: string | Uint8Array): void
+  /** Reads all of standard input, as bytes (a program on stdin is Lua source, which is bytes). */
+  readStdin(): Promise<Uint8Array>
   /** Standard input, line by line (without line endings). */
   stdinLines(): AsyncIterable<string>
   /** True when stdout is a terminal (progress and colour only then). */
@@ -23,7 +26,7 @@ export function processIO(): CliIO {
     readStdin: async () => {
       const chunks: Buffer[] = []
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-      return Buffer.concat(chunks).toString('utf8')
+      return Buffer.concat(chunks)
     },
     stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
     isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY),
@@ -35,8 +38,14 @@ export function processIO(): CliIO {
 /** What `runCliInMemory` resolves with. */
 export interface CapturedRun {
   code: number
+  /** stdout as text (a UTF-8 view of `stdoutBytes`). */
   stdout: string
+  /** stderr as text (a UTF-8 view of `stderrBytes`). */
   stderr: string
+  /** The exact bytes written to stdout. */
+  stdoutBytes: Uint8Array
+  /** The exact bytes written to stderr. */
+  stderrBytes: Uint8Array
 }
 
 /**
@@ -47,19 +56,22 @@ export interface CapturedRun {
 export async function runCliCaptured(
   run: (argv: readonly string[], io: CliIO) => Promise<number>,
   argv: readonly string[],
-  options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
+  options: { stdin?: string | Uint8Array; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<CapturedRun> {
-  let stdout = ''
-  let stderr = ''
-  const text = options.stdin ?? ''
+  const stdout: Uint8Array[] = []
+  const stderr: Uint8Array[] = []
+  const encoder = new TextEncoder()
+  const input = options.stdin ?? ''
+  const stdinBytes = typeof input === 'string' ? encoder.encode(input) : input
+  const text = bytesToText(stdinBytes)
   const io: CliIO = {
-    stdout: (t) => {
-      stdout += t
+    stdout: (d) => {
+      stdout.push(typeof d === 'string' ? encoder.encode(d) : d.slice())
     },
-    stderr: (t) => {
-      stderr += t
+    stderr: (d) => {
+      stderr.push(typeof d === 'string' ? encoder.encode(d) : d.slice())
     },
-    readStdin: async () => text,
+    readStdin: async () => stdinBytes,
     async *stdinLines() {
       const lines = text.split(/\r?\n/)
       if (lines.at(-1) === '') lines.pop()
@@ -70,5 +82,7 @@ export async function runCliCaptured(
     cwd: options.cwd ?? process.cwd(),
   }
   const code = await run(argv, io)
-  return { code, stdout, stderr }
+  const stdoutBytes = concatBytes(stdout)
+  const stderrBytes = concatBytes(stderr)
+  return { code, stdout: bytesToText(stdoutBytes), stderr: bytesToText(stderrBytes), stdoutBytes, stderrBytes }
 }

@@ -4,7 +4,8 @@ import type { CliIO } from './io.js'
 
 /** Lua source to run and the chunk name its errors should show. */
 export interface ProgramSource {
-  code: string
+  /** Text for `-e`; the exact bytes of a file or of stdin (Lua source is bytes). */
+  code: string | Uint8Array
   chunkName: string
 }
 
@@ -23,7 +24,7 @@ export async function readProgram(
   }
   if (file === '-') return { code: await io.readStdin(), chunkName: 'stdin' }
   try {
-    return { code: await readFile(file, 'utf8'), chunkName: file }
+    return { code: await readFile(file), chunkName: file }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new UsageError(

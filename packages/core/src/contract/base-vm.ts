@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../logger/logger.js'
 import { silentLogger } from '../logger/logger.js'
 import { ReplSession } from '../manager/repl-session.js'
+import { codeArgument } from '../util/bytes.js'
 import { TaskQueue } from '../util/serial-queue.js'
 import { checkByteLimit, checkLimits, checkTimeoutMs } from './limits.js'
 import type { InteractiveSession, SessionOptions } from './session.js'
@@ -157,13 +158,19 @@ export abstract class BaseLuaVM implements AsyncDisposable {
     }
   }
 
-  /** Runs a chunk of Lua code. See the class docs for what resolves and what rejects. */
-  async execute(code: string, options: ExecOptions = {}): Promise<ExecResult> {
-    if (typeof code !== 'string') throw new InvalidArgumentError('Lua code must be a string')
-    if (code.trim() === '') throw new InvalidArgumentError('Lua code cannot be empty')
+  /**
+   * Runs a chunk of Lua code. See the class docs for what resolves and what
+   * rejects. `code` is text (run as its UTF-8 bytes) or the exact bytes of
+   * the chunk (a Latin-1 source, say: Lua source is bytes).
+   */
+  async execute(code: string | Uint8Array, options: ExecOptions = {}): Promise<ExecResult> {
+    if (typeof code !== 'string' && !(code instanceof Uint8Array)) {
+      throw new InvalidArgumentError('Lua code must be a string or a Uint8Array')
+    }
+    if (isBlank(code)) throw new InvalidArgumentError('Lua code cannot be empty')
     this.#assertRunning('execute')
     const resolved = this.#resolve(options)
-    const result = await this.#run(code, resolved)
+    const result = await this.#run(codeArgument(code), resolved)
     if (options.throwOnError && result.status !== 'ok') throw errorFromResult(result)
     return result
   }
@@ -173,7 +180,7 @@ export abstract class BaseLuaVM implements AsyncDisposable {
     if (typeof path !== 'string' || path === '') throw new InvalidArgumentError('a file path is required')
     this.#assertRunning('executeFile')
     const code = await this.readSourceFile(path)
-    if (code.trim() === '') throw new InvalidArgumentError(`Lua file '${path}' is empty`)
+    if (isBlank(code)) throw new InvalidArgumentError(`Lua file '${path}' is empty`)
     return this.execute(code, { chunkName: path, ...options })
   }
 
@@ -235,11 +242,16 @@ export abstract class BaseLuaVM implements AsyncDisposable {
   protected abstract doStart(options: StartOptions): Promise<void>
   /** Tears the engine down and kills running work; must leave nothing behind. */
   protected abstract doStop(options: StopOptions): Promise<void>
-  /** Runs one chunk with resolved options; resolves for anything Lua did. */
-  protected abstract runCode(code: string, options: ResolvedExecOptions): Promise<ExecResult>
+  /**
+   * Runs one chunk with resolved options; resolves for anything Lua did.
+   * `code` is a string when the chunk is valid UTF-8 (run its UTF-8 bytes)
+   * and a `Uint8Array` only when it is not (run exactly those bytes; a
+   * backend that cannot carry them refuses with a `ConfigError`).
+   */
+  protected abstract runCode(code: string | Uint8Array, options: ResolvedExecOptions): Promise<ExecResult>
 
-  /** Reads a source file for `executeFile`; backends without a file system keep this default. */
-  protected readSourceFile(path: string): Promise<string> {
+  /** Reads a source file for `executeFile` (its bytes, or UTF-8 text); backends without a file system keep this default. */
+  protected readSourceFile(path: string): Promise<string | Uint8Array> {
     return Promise.reject(
       new BackendUnavailableError(`backend '${this.type}' cannot read files; read '${path}' and call execute()`),
     )
@@ -284,6 +296,9 @@ export abstract class BaseLuaVM implements AsyncDisposable {
       stdout: '',
       stderr: '',
       values: [],
+      // A backend that gives only text gets its UTF-8 as the bytes.
+      stdoutBytes: partial.stdoutBytes ?? (partial.stdout ? encoder.encode(partial.stdout) : EMPTY),
+      stderrBytes: partial.stderrBytes ?? (partial.stderr ? encoder.encode(partial.stderr) : EMPTY),
       truncated: false,
       durationMs: 0,
       ...partial,
@@ -297,7 +312,7 @@ export abstract class BaseLuaVM implements AsyncDisposable {
 
   // ---- internals ---------------------------------------------------------
 
-  async #run(code: string, options: ResolvedExecOptions): Promise<ExecResult> {
+  async #run(code: string | Uint8Array, options: ResolvedExecOptions): Promise<ExecResult> {
     const started = performance.now()
     const killed = () => this.result({ status: 'killed', durationMs: performance.now() - started })
     if (options.signal?.aborted) return killed()
@@ -385,6 +400,16 @@ export abstract class BaseLuaVM implements AsyncDisposable {
       }
     }
   }
+}
+
+const encoder = new TextEncoder()
+const EMPTY = new Uint8Array(0)
+
+// Whitespace only (text, or bytes of ASCII whitespace).
+function isBlank(code: string | Uint8Array): boolean {
+  if (typeof code === 'string') return code.trim() === ''
+  for (const b of code) if (b !== 0x20 && (b < 0x09 || b > 0x0d)) return false
+  return true
 }
 
 // The SDK's classes implement AsyncDisposable (`await using vm = …`). Those

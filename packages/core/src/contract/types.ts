@@ -17,8 +17,15 @@ export type ExecStatus = 'ok' | 'error' | 'timeout' | 'memory' | 'output-limit' 
  * becomes `"<truncated>"` and the result's `truncated` is set (a table
  * referenced twice is encoded twice, since JSON has no sharing, so a deep DAG
  * is cut there instead of expanding into millions of nodes).
+ *
+ * Lua strings are byte strings: one that is valid UTF-8 arrives as a JS
+ * `string`, any other as a `Uint8Array` holding its exact bytes (so
+ * `string.char(255)` is `Uint8Array [255]`, never U+FFFD). Object keys are
+ * always JS strings: a key that is not valid UTF-8 keeps each byte of its
+ * ill-formed parts as the lone surrogate U+DC80–U+DCFF (U+DC00 + the byte,
+ * Python's "surrogateescape"); `luaStringBytes(key)` gives its exact bytes.
  */
-export type LuaValue = null | boolean | number | string | LuaValue[] | { [key: string]: LuaValue }
+export type LuaValue = null | boolean | number | string | Uint8Array | LuaValue[] | { [key: string]: LuaValue }
 
 /** Options of one execution. Every limit is enforced, never advisory. */
 export interface ExecOptions {
@@ -27,7 +34,7 @@ export interface ExecOptions {
   /** Memory cap in bytes, for backends whose `capabilities.memoryLimit` is true; the others refuse it with a `ConfigError`. */
   memoryLimitBytes?: number
   /**
-   * Cap, in bytes, on everything the execution sends out of the VM,
+   * Cap, in bytes (not characters), on everything the execution sends out of the VM,
    * together: stdout, stderr, then the error message and traceback or the
    * returned values (as JSON). Output past it is cut to the byte, `truncated`
    * is set and the run ends `output-limit`. An error message and traceback
@@ -40,17 +47,20 @@ export interface ExecOptions {
    */
   maxOutputBytes?: number
   /**
-   * Receives stdout text as it is produced, while the chunk still runs:
-   * batched by time, so it arrives at most a few tens of milliseconds after
-   * the write (or at once after `io.stdout:flush()`) on every backend. In
+   * Receives stdout as it is produced, while the chunk still runs: batched
+   * by time, so it arrives at most a few tens of milliseconds after the
+   * write (or at once after `io.stdout:flush()`) on every backend. In
    * `inline` isolation Lua runs on the calling thread, so "live" means this
    * is called synchronously from inside the run; nothing else on that
-   * thread (timers, rendering) runs until the chunk ends. See
-   * docs/backends.md, "Live output".
+   * thread (timers, rendering) runs until the chunk ends (docs/backends.md,
+   * "Live output"). `chunk` is text (a streaming UTF-8 decode, so a
+   * character split across two flushes arrives whole in the later call;
+   * `chunk` may then be `''`), `bytes` the exact bytes of this piece. The
+   * chunks join to `stdout`, the bytes to `stdoutBytes`.
    */
-  onStdout?(chunk: string): void
-  /** Receives stderr text as it is produced. */
-  onStderr?(chunk: string): void
+  onStdout?(chunk: string, bytes: Uint8Array): void
+  /** Receives stderr as it is produced; as `onStdout`. */
+  onStderr?(chunk: string, bytes: Uint8Array): void
   /** Cancels the execution; the result then has `status: 'killed'`. */
   signal?: AbortSignal
   /** Name of the chunk in error messages and tracebacks (default `"chunk"`). */
@@ -69,7 +79,10 @@ export interface ExecOptions {
 
 /** Structured description of a Lua error. */
 export interface ExecErrorInfo {
+  /** The message as text (UTF-8; bytes that are not UTF-8 show as U+FFFD). */
   message: string
+  /** The exact bytes of the message, present only when they are not valid UTF-8. */
+  messageBytes?: Uint8Array
   line?: number
   traceback?: string
   kind: 'syntax' | 'runtime'
@@ -77,10 +90,18 @@ export interface ExecErrorInfo {
 
 /** What an execution did. */
 export interface ExecResult {
-  /** Exact bytes the program wrote to stdout, decoded as UTF-8; never trimmed. */
+  /**
+   * What the program wrote to stdout as text: a UTF-8 view of
+   * `stdoutBytes` (bytes that are not UTF-8 show as U+FFFD; a character cut
+   * by `maxOutputBytes` is dropped); never trimmed.
+   */
   stdout: string
-  /** Exact bytes the program wrote to stderr, decoded as UTF-8; never trimmed. */
+  /** What the program wrote to stderr as text; as `stdout`. */
   stderr: string
+  /** The exact bytes the program wrote to stdout (Lua strings are bytes). */
+  stdoutBytes: Uint8Array
+  /** The exact bytes the program wrote to stderr. */
+  stderrBytes: Uint8Array
   /** Values the chunk returned. */
   values: LuaValue[]
   /** 0 for ok; 1 for a Lua error; 3 for timeout, memory, output limit or kill (as the CLI). */

@@ -851,6 +851,8 @@ export class VMManager implements AsyncDisposable {
       result = {
         stdout: '',
         stderr: '',
+        stdoutBytes: new Uint8Array(0),
+        stderrBytes: new Uint8Array(0),
         values: [],
         exitCode: 3,
         success: false,

@@ -1,4 +1,5 @@
 import { LuaSyntaxError, ProtocolError } from '../errors/index.js'
+import { OutputCollector, type OutputFields } from '../util/output.js'
 import {
   type DriverExecOptions,
   type DriverExecReply,
@@ -42,25 +43,16 @@ export interface DriverConnectionInitOptions extends DriverInitOptions {
 
 /** Options of {@link DriverConnection.exec}. */
 export interface DriverConnectionExecOptions extends Omit<DriverExecOptions, 'id'> {
-  /** Receives stdout text as frames arrive. */
-  onStdout?(chunk: string): void
-  /** Receives stderr text as frames arrive. */
-  onStderr?(chunk: string): void
+  /** Receives stdout as frames arrive: text (streaming UTF-8 decode) and the exact bytes. */
+  onStdout?(chunk: string, bytes: Uint8Array): void
+  /** Receives stderr as frames arrive; as `onStdout`. */
+  onStderr?(chunk: string, bytes: Uint8Array): void
 }
 
-/** The reply to an exec, with the captured output decoded as UTF-8. */
-export interface DriverExecOutcome extends DriverExecReply {
-  stdout: string
-  stderr: string
-}
+/** The reply to an exec, with the captured output: exact bytes, and their UTF-8 text. */
+export interface DriverExecOutcome extends DriverExecReply, OutputFields {}
 
 type Settle<T> = { resolve(value: T): void; reject(error: unknown): void }
-
-interface OutputSink {
-  decoder: TextDecoder
-  parts: string[]
-  callback: ((chunk: string) => void) | undefined
-}
 
 type Request =
   | ({ kind: 'init'; bytes: Uint8Array } & Settle<DriverHello>)
@@ -68,29 +60,12 @@ type Request =
       kind: 'exec'
       id: number
       bytes: Uint8Array
-      out: OutputSink
-      err: OutputSink
+      output: OutputCollector
     } & Settle<DriverExecOutcome>)
   | ({ kind: 'reset' | 'mount'; bytes: Uint8Array; name?: string } & Settle<void>)
   | ({ kind: 'quit'; bytes: Uint8Array } & Settle<void>)
 
 const textDecoder = new TextDecoder()
-
-function sink(callback: ((chunk: string) => void) | undefined): OutputSink {
-  return { decoder: new TextDecoder(), parts: [], callback }
-}
-
-function deliver(s: OutputSink, text: string): void {
-  if (text === '') return
-  s.parts.push(text)
-  if (s.callback) {
-    try {
-      s.callback(text)
-    } catch {
-      // A throwing listener is the host's bug; it must not desync the protocol.
-    }
-  }
-}
 
 /**
  * Client of the Lua driver (driver.lua) over any byte stream. The transport
@@ -178,7 +153,14 @@ export class DriverConnection {
       return Promise.reject(error)
     }
     return new Promise<DriverExecOutcome>((resolve, reject) =>
-      this.#enqueue({ kind: 'exec', id, bytes, out: sink(opts.onStdout), err: sink(opts.onStderr), resolve, reject }),
+      this.#enqueue({
+        kind: 'exec',
+        id,
+        bytes,
+        output: new OutputCollector(opts.onStdout, opts.onStderr),
+        resolve,
+        reject,
+      }),
     )
   }
 
@@ -305,8 +287,7 @@ export class DriverConnection {
       case FrameType.Stdout:
       case FrameType.Stderr: {
         if (current?.kind !== 'exec') throw new ProtocolError('output frame from the driver while no exec is running')
-        const s = frame.type === FrameType.Stdout ? current.out : current.err
-        deliver(s, s.decoder.decode(frame.payload, { stream: true }))
+        current.output.push(frame.type === FrameType.Stdout ? 1 : 2, frame.payload)
         return
       }
       case FrameType.Done: {
@@ -318,10 +299,9 @@ export class DriverConnection {
           if (reply.id !== current.id) {
             throw new ProtocolError(`driver answered exec ${String(reply.id)} while exec ${current.id} was running`)
           }
-          deliver(current.out, current.out.decoder.decode())
-          deliver(current.err, current.err.decoder.decode())
+          current.output.finish(reply.truncated)
           this.#settle()
-          current.resolve({ ...reply, stdout: current.out.parts.join(''), stderr: current.err.parts.join('') })
+          current.resolve({ ...reply, ...current.output.fields() })
           return
         }
         this.#settle()

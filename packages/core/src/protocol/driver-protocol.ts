@@ -1,6 +1,7 @@
 import type { ExecErrorInfo, ExecStatus, LuaValue } from '../contract/types.js'
 import { ConfigError, ProtocolError } from '../errors/index.js'
 import { DRIVER_LUA, RUNTIME_LUA } from '../lua/sources.generated.js'
+import { restoreByteStrings, restoreErrorInfo } from '../util/bytes.js'
 import { encodeFrame } from './frame-codec.js'
 
 /** Version of the driver protocol this module speaks (`"protocol"` in the hello). */
@@ -101,7 +102,9 @@ export interface DriverHello {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+// The runtime's JSON is valid UTF-8 whatever Lua returned (byte strings are
+// escaped, see runtime.lua `jstr`): any other byte is a broken channel.
+const decoder = new TextDecoder('utf-8', { fatal: true })
 const STATUSES: ReadonlySet<string> = new Set(['ok', 'error', 'timeout', 'memory', 'output-limit'])
 const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/
 
@@ -212,7 +215,12 @@ export function encodeQuit(): Uint8Array {
 }
 
 function parseJson(payload: Uint8Array | string, what: string): Record<string, unknown> {
-  const text = typeof payload === 'string' ? payload : decoder.decode(payload)
+  let text: string
+  try {
+    text = typeof payload === 'string' ? payload : decoder.decode(payload)
+  } catch (cause) {
+    throw new ProtocolError(`driver sent a ${what} that is not UTF-8`, { cause })
+  }
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -234,11 +242,12 @@ function parseErrorInfo(raw: unknown): ExecErrorInfo {
   const info: ExecErrorInfo = { message: e.message, kind: e.kind }
   if (typeof e.line === 'number' && Number.isInteger(e.line)) info.line = e.line
   if (typeof e.traceback === 'string') info.traceback = e.traceback
-  return info
+  return restoreErrorInfo(info)
 }
 
 /**
- * Decodes and validates a `D` payload.
+ * Decodes and validates a `D` payload. Strings the runtime escaped as bytes
+ * come back as `Uint8Array`s (values) and `messageBytes` (errors).
  *
  * @throws ProtocolError on invalid JSON or an unexpected shape
  */
@@ -251,7 +260,7 @@ export function parseDone(payload: Uint8Array | string): DriverExecReply {
   if (!Array.isArray(values)) throw new ProtocolError('driver reply has a non-array "values" field')
   const reply: DriverExecReply = {
     status: o.status as DriverExecStatus,
-    values: values as LuaValue[],
+    values: restoreByteStrings(values),
     truncated: o.truncated === true,
     incomplete: o.incomplete === true,
   }

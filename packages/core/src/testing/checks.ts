@@ -70,7 +70,7 @@ function brief(result: ExecResult): string {
 
 async function run(
   vm: BaseLuaVM,
-  code: string,
+  code: string | Uint8Array,
   options: Parameters<BaseLuaVM['execute']>[1] = {},
 ): Promise<ExecResult> {
   return vm.execute(code, { timeoutMs: 10_000, ...options })
@@ -302,6 +302,41 @@ const outputCap: ConformanceCheck = {
     expect(flood.stdout.length + flood.stderr.length).toBeLessThanOrEqual(100)
     const under = await run(vm, 'io.write("12345")', { maxOutputBytes: 10 })
     expect(under, brief(under)).toMatchObject({ status: 'ok', truncated: false, stdout: '12345' })
+  },
+}
+
+const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
+
+const bytesExact: ConformanceCheck = {
+  name: 'bytes are bytes: code, output, values and errors round-trip exactly',
+  async run(ctx) {
+    const vm = await ctx.createVM()
+    // A raw E9 byte in a string literal (a Latin-1 source), given as bytes.
+    const code = await run(vm, latin1('io.write("caf\xe9") return "caf\xe9"'), { echoReturnValues: false })
+    expect(code.status, brief(code)).toBe('ok')
+    expect(code.stdoutBytes, 'stdoutBytes holds the raw byte').toEqual(latin1('caf\xe9'))
+    expect(code.values, 'a string that is not UTF-8 is a Uint8Array of its bytes').toEqual([latin1('caf\xe9')])
+    const io = await run(vm, 'io.write("\\255\\0\\128") io.stderr:write("\\233") return "caf\\195\\169"', {
+      echoReturnValues: false,
+    })
+    expect(io.stdoutBytes, 'io.write of \\255\\0\\128').toEqual(Uint8Array.from([255, 0, 128]))
+    expect(io.stderrBytes, 'stderr bytes').toEqual(Uint8Array.from([233]))
+    expect(io.stdout, 'stdout is the UTF-8 view (U+FFFD for the stray bytes)').toBe('\ufffd\0\ufffd')
+    expect(io.values, 'a valid UTF-8 string is a string').toEqual(['café'])
+    const packed = await run(vm, 'return string.char(0, 255, 128), { k = string.char(254) }', {
+      echoReturnValues: false,
+    })
+    expect(packed.values, 'binary strings, also inside tables').toEqual([
+      Uint8Array.from([0, 255, 128]),
+      { k: Uint8Array.from([254]) },
+    ])
+    const err = await run(vm, 'error("bad \\255 byte", 0)')
+    expect(err.status, brief(err)).toBe('error')
+    expect(err.error?.messageBytes, 'error.messageBytes holds the exact message').toEqual(latin1('bad \xff byte'))
+    expect(err.error?.message, 'error.message is its UTF-8 view').toBe('bad \ufffd byte')
+    const cap = await run(vm, 'io.write(string.rep("é", 100))', { maxOutputBytes: 11 })
+    expect(cap.stdoutBytes.length, 'the cap counts bytes, not characters').toBe(11)
+    expect(cap.stdout, 'a character cut by the cap is dropped from the text').toBe('é'.repeat(5))
   },
 }
 
@@ -572,6 +607,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = Object.freeze([
   timeouts,
   pcallTimeouts,
   outputCap,
+  bytesExact,
   abortSignal,
   persistence,
   sessionExpressions,
