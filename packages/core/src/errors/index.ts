@@ -162,13 +162,26 @@ export class XapiError extends LuaVMError {
   readonly xapiCode: string
   /** XAPI's error parameters. */
   readonly params: readonly string[]
-  constructor(xapiCode: string, params: readonly string[], message?: string, options: ErrorOptions = {}) {
+  constructor(xapiCode: string, rawParams: readonly string[], message?: string, options: ErrorOptions = {}) {
+    // A server's fault may carry anything as parameters (a hostile or broken
+    // one: numbers, structs, arrays): keep them as text, so redaction and
+    // messages never see a non-string.
+    const params = Array.isArray(rawParams) ? rawParams.map(paramText) : []
     super(message ?? `XAPI error ${xapiCode}${params.length ? ` (${params.join(', ')})` : ''}`, {
       ...options,
       details: { ...options.details, xapiCode, params: [...params] },
     })
     this.xapiCode = xapiCode
     this.params = Object.freeze(params.map(redactText))
+  }
+}
+
+function paramText(value: unknown): string {
+  if (typeof value === 'string') return value
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
   }
 }
 

@@ -31,6 +31,7 @@ export function isSecretName(name: string): boolean {
  * @returns the text with those credentials replaced by `[redacted]`
  */
 export function redactText(text: string): string {
+  if (typeof text !== 'string') return text
   // Fast path: most text quotes no URL at all.
   if (!text.includes('://') && !text.includes('=')) return text
   return text
