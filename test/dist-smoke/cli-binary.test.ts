@@ -312,7 +312,6 @@ describe('run', () => {
       ['run', '--memory', 'lots', '-e', 'print(1)'],
       "--memory expects a size like 1048576 or 64MB, got 'lots'",
     ],
-    ['-e and a file', ['run', '-e', 'print(1)', 'x.lua'], 'give either -e CODE or a FILE, not both'],
     ['a missing file', ['run', 'no-such-file.lua'], "file 'no-such-file.lua' does not exist"],
     ['an unknown backend', ['run', '--backend', 'nope', '-e', 'print(1)'], "unknown backend type 'nope'"],
   ])('%s is a usage error: exit 2, one line and a hint', async (_what, args, message) => {

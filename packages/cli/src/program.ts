@@ -50,7 +50,8 @@ Examples:
 
 With no command on a terminal it opens an interactive menu.
 Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
-3 timeout, memory limit, output limit or cancelled, 4 internal error.`,
+3 timeout, memory limit, output limit or cancelled, 4 internal error,
+130 interrupted (Ctrl-C).`,
     )
     // Set last, so no subcommand inherits it: the root takes operands only
     // to say which command it does not know.
