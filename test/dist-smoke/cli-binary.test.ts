@@ -584,9 +584,14 @@ describe('pkg and env', () => {
   })
 
   it('pkg remove and env delete', async () => {
-    expect(await cli(['pkg', 'remove', 'versioned_mod', '--env', 'demo'])).toEqual({
+    expect(await cli(['pkg', 'remove', 'versioned_mod', '--env', 'demo', '--json'])).toEqual({
       code: 0,
-      stdout: "removed versioned_mod from environment 'demo' (Lua 5.4)\n",
+      stdout: '{"removed":"versioned_mod","env":"demo","luaVersion":"5.4"}\n',
+      stderr: '',
+    })
+    expect(await cli(['env', 'delete', 'no-such-env', '--json'])).toMatchObject({
+      code: 2,
+      stdout: expect.stringMatching(/^\{"error":\{"tag":"\w+","message":"[^"]*no-such-env[^"]*","hint":"[^"]+"\}\}\n$/),
       stderr: '',
     })
     expect(await cli(['env', 'delete', 'demo'])).toEqual({
@@ -721,8 +726,9 @@ describe('xcpng', () => {
   })
 
   it('stop and destroy ours; a foreign guest only with --force', async () => {
-    const [stop, destroy] = [await xcpng('stop', 'cli-bin-ours'), await xcpng('destroy', 'cli-bin-ours')]
-    expect(stop).toEqual({ code: 0, stdout: 'stopped cli-bin-ours\n', stderr: '' })
+    const [stop, destroy] = [await xcpng('stop', 'cli-bin-ours', '--json'), await xcpng('destroy', 'cli-bin-ours')]
+    expect(stop).toMatchObject({ code: 0, stderr: '' })
+    expect(json(stop)).toEqual({ stopped: expect.any(String), name: 'cli-bin-ours' })
     expect(destroy).toEqual({ code: 0, stdout: 'destroyed cli-bin-ours\n', stderr: '' })
     expect(json(await xcpng('list', '--json'))).toEqual([])
 
@@ -733,11 +739,9 @@ describe('xcpng', () => {
       /^error: VM 'cli-bin-foreign' \(\S+\) was not created by bioxen-luavm; refusing to destroy it$/,
     )
     expect(refused.stderr).toContain('\nhint: add --force to destroy it anyway\n')
-    expect(await xcpng('destroy', 'cli-bin-foreign', '--force')).toEqual({
-      code: 0,
-      stdout: 'destroyed cli-bin-foreign\n',
-      stderr: '',
-    })
+    const foreign = await xcpng('destroy', 'cli-bin-foreign', '--force', '--json')
+    expect(foreign).toMatchObject({ code: 0, stderr: '' })
+    expect(json(foreign)).toEqual({ destroyed: expect.any(String), name: 'cli-bin-foreign' })
     const names = (json(await xcpng('list', '--all', '--json')) as { name: string }[]).map((g) => g.name)
     expect(names).not.toContain('cli-bin-foreign')
   })

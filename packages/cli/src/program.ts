@@ -11,7 +11,7 @@ import { UsageError } from './lib/errors.js'
 import { ExitCode } from './lib/exit-codes.js'
 import type { CliIO } from './lib/io.js'
 import { collect } from './lib/options.js'
-import { addUsageHints } from './lib/usage.js'
+import { addUsageHints, jsonTyped } from './lib/usage.js'
 import { version } from './version.js'
 
 const LIST_HINT = 'hint: `bioxen-luavm --help` lists the commands'
@@ -28,7 +28,9 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
     // `pkg install NAME --version 1.0-1` is the rock's version, not ours.
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // Commander writes only its parse errors to stderr; with --json they go
+    // out as one JSON object on stdout instead (see runCli).
+    .configureOutput({ writeOut: io.stdout, writeErr: (text) => (jsonTyped(program) ? undefined : io.stderr(text)) })
   registerRun(program, io, setExit)
   registerRepl(program, io, setExit)
   registerBackends(program, io)
@@ -61,11 +63,7 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
     if (unknown !== undefined) {
       throw new UsageError(`unknown command '${unknown}'`, LIST_HINT)
     }
-    if (!io.isTTY) {
-      io.stderr(`error: no command given (the interactive menu needs a terminal)\n${LIST_HINT}\n`)
-      setExit(ExitCode.usage)
-      return
-    }
+    if (!io.isTTY) throw new UsageError('no command given (the interactive menu needs a terminal)', LIST_HINT)
     const { runMenu } = await import('./menu/menu.js')
     setExit(await runMenu(await loadContext(command, io), io))
   })

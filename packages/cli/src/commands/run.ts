@@ -5,6 +5,7 @@ import type { CliIO } from '../lib/io.js'
 import { withVMOptions } from '../lib/options.js'
 import { executeScript, type ScriptArgs } from '../lib/script-args.js'
 import { readProgram } from '../lib/source.js'
+import { typedWords } from '../lib/usage.js'
 import { openVM, type VMFlags } from '../lib/vm.js'
 
 interface RunFlags extends VMFlags {
@@ -39,8 +40,7 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
       const operands = file === undefined ? [] : [file, ...rest]
       const script = flags.eval === undefined ? operands[0] : undefined
       const source = await readProgram(flags.eval, script, io)
-      // The words as typed (commander keeps them on each parsed command; its typings omit the field).
-      const rawArgs = (command.parent as { rawArgs?: string[] } | null)?.rawArgs ?? []
+      const rawArgs = typedWords(command)
       const argv: ScriptArgs = {
         before: ['bioxen-luavm', ...rawArgs.slice(0, rawArgs.length - operands.length)],
         ...(script === undefined ? {} : { script }),

@@ -39,3 +39,33 @@ function requireSubcommand(command: Command): void {
     )
   })
 }
+
+/**
+ * The words typed after `bioxen-luavm` (commander keeps them on each parsed
+ * command as `rawArgs`; its typings omit the field).
+ */
+export function typedWords(command: Command): readonly string[] {
+  let root = command
+  while (root.parent) root = root.parent
+  return (root as { rawArgs?: string[] }).rawArgs ?? []
+}
+
+/**
+ * `--json` typed before any `--`: a parse error (which comes before the
+ * command's options are known) is then reported as JSON.
+ */
+export function jsonTyped(command: Command): boolean {
+  const words = typedWords(command)
+  const end = words.indexOf('--')
+  return (end === -1 ? words : words.slice(0, end)).includes('--json')
+}
+
+/** Whether the command that ran (or failed) asked for `--json`. */
+export function jsonRequested(program: Command): boolean {
+  const pending = [program]
+  for (let c = pending.pop(); c; c = pending.pop()) {
+    if (c.opts().json === true) return true
+    pending.push(...c.commands)
+  }
+  return false
+}
