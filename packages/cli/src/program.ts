@@ -1,3 +1,4 @@
+import { didYouMean } from '@bioxen-luavm/core'
 import { Command } from 'commander'
 import { registerBackends } from './commands/backends.js'
 import { registerConfig } from './commands/config.js'
@@ -8,10 +9,9 @@ import { registerRun } from './commands/run.js'
 import { registerXcpng } from './commands/xcpng.js'
 import { loadContext } from './lib/context.js'
 import { UsageError } from './lib/errors.js'
-import { ExitCode } from './lib/exit-codes.js'
 import type { CliIO } from './lib/io.js'
 import { collect } from './lib/options.js'
-import { addUsageHints, jsonTyped } from './lib/usage.js'
+import { addUsageHints, commandNames, jsonTyped } from './lib/usage.js'
 import { version } from './version.js'
 
 const LIST_HINT = 'hint: `bioxen-luavm --help` lists the commands'
@@ -61,7 +61,7 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
   program.action(async (_flags: unknown, command: Command) => {
     const [unknown] = command.args
     if (unknown !== undefined) {
-      throw new UsageError(`unknown command '${unknown}'`, LIST_HINT)
+      throw new UsageError(`unknown command '${unknown}'${didYouMean(unknown, commandNames(command))}`, LIST_HINT)
     }
     if (!io.isTTY) throw new UsageError('no command given (the interactive menu needs a terminal)', LIST_HINT)
     const { runMenu } = await import('./menu/menu.js')

@@ -42,3 +42,25 @@ describe('--json errors', () => {
     expect(r.stderr).toMatch(/^error: file '\/nonexistent\/x.lua' does not exist\n/)
   })
 })
+
+describe('did you mean', () => {
+  it('for an unknown command and subcommand', async () => {
+    expect((await cli(['rnu'])).stderr).toMatch(/^error: unknown command 'rnu' \(did you mean 'run'\?\)\n/)
+    expect((await cli(['pkg', 'instal', 'x'])).stderr).toMatch(
+      /^error: unknown command 'instal' \(did you mean 'install'\?\)\n/,
+    )
+    expect((await cli(['frobnicate'])).stderr).toMatch(/^error: unknown command 'frobnicate'\n/)
+  })
+
+  it('for an unknown backend, and config validate catches an unknown defaultBackend', async () => {
+    expect((await cli(['run', '--backend', 'fengri', '-e', '1'])).stderr).toMatch(
+      /^error: unknown backend type 'fengri' \(did you mean 'fengari'\?\); registered: /,
+    )
+    const r = await cli(['config', 'validate', '--json'], { env: { LUAVM_BACKEND: 'wsam' } })
+    expect(r.code).toBe(2)
+    expect(JSON.parse(r.stdout)).toEqual({
+      valid: false,
+      problems: [expect.stringMatching(/^defaultBackend: no backend 'wsam' is registered \(did you mean 'wasm'\?\)/)],
+    })
+  })
+})
