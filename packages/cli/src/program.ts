@@ -1,6 +1,7 @@
 import { didYouMean } from '@bioxen-luavm/core'
 import { Command } from 'commander'
 import { registerBackends } from './commands/backends.js'
+import { registerCompletion } from './commands/completion.js'
 import { registerConfig } from './commands/config.js'
 import { registerEnv } from './commands/env.js'
 import { registerPkg } from './commands/pkg.js'
@@ -38,6 +39,7 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
   registerPkg(program, io)
   registerEnv(program, io, setExit)
   registerXcpng(program, io, setExit)
+  registerCompletion(program, io)
   addUsageHints(program)
   program
     .helpCommand(true)
