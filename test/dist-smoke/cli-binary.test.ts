@@ -79,6 +79,14 @@ function expectError(r: Run, code: number, pattern: RegExp | string): void {
   else expect(line).toMatch(pattern)
 }
 
+/** With --json: the error as one JSON object on stdout, nothing on stderr. */
+function expectJsonError(r: Run, code: number, pattern: string): { tag: string; message: string; hint: string } {
+  const { error } = json(r, code) as { error: { tag: string; message: string; hint: string } }
+  expect(error).toEqual({ tag: expect.any(String), message: expect.any(String), hint: expect.any(String) })
+  expect(error.message).toContain(pattern)
+  return error
+}
+
 /** Exactly one JSON document on stdout, nothing on stderr. */
 function json(r: Run, code = 0): unknown {
   expect(r, r.stderr).toMatchObject({ code, stderr: '' })
@@ -637,7 +645,7 @@ describe('pkg and env', () => {
     ])
     expectError(badName, 2, 'invalid environment name "bad name!"')
     expectError(missing, 2, "no environment 'nope'")
-    expectError(missingHealth, 2, "no environment 'nope'")
+    expectJsonError(missingHealth, 2, "no environment 'nope'")
     expectError(failed, 4, 'no_such_rock')
     expectError(badProfile, 2, 'no-such-profile')
     await cli(['env', 'delete', 'scratch']) // if the failed install created it
@@ -767,9 +775,13 @@ describe('xcpng', () => {
     writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync(xcpngConfig, 'utf8')), password: wrong }))
     const r = await cli(['--config', bad, 'xcpng', 'list', '--json'])
     // Wrong settings, not a failure of the SDK: a usage/config status.
-    expectError(r, 2, 'SESSION_AUTHENTICATION_FAILED')
-    expect(r.stderr).toContain('hint: check xapi_url, username, password')
-    expect(r.stderr).not.toContain(wrong)
+    const error = expectJsonError(r, 2, 'SESSION_AUTHENTICATION_FAILED')
+    expect(error.hint).toContain('check xapi_url, username, password')
+    expect(r.stdout).not.toContain(wrong)
+    const text = await cli(['--config', bad, 'xcpng', 'list'])
+    expectError(text, 2, 'SESSION_AUTHENTICATION_FAILED')
+    expect(text.stderr).toContain('hint: check xapi_url, username, password')
+    expect(text.stderr).not.toContain(wrong)
   })
 
   it('the config has the password; config show redacts it', async () => {

@@ -15,8 +15,8 @@ export function registerCompletion(program: Command, io: CliIO): void {
       'after',
       `
 Examples:
-  $ source <(bioxen-luavm completion bash)            # bash: add to ~/.bashrc
-  $ source <(bioxen-luavm completion zsh)             # zsh (after compinit): add to ~/.zshrc
+  $ eval "$(bioxen-luavm completion bash)"            # bash: add to ~/.bashrc
+  $ eval "$(bioxen-luavm completion zsh)"             # zsh (after compinit): add to ~/.zshrc
   $ bioxen-luavm completion fish > ~/.config/fish/completions/bioxen-luavm.fish`,
     )
     .action((shell: string) => {

@@ -73,7 +73,9 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
       try {
         const { vm } = await openVM('cli', command, io)
         await using _vm = vm
-        const result = await executeScript(vm, source.code, source.chunkName, argv, {
+        // `-e CODE` with nothing to pass runs exactly as typed (no loader, no `arg`).
+        const plain = flags.eval !== undefined && operands.length === 0
+        const result = await executeScript(vm, source.code, source.chunkName, plain ? undefined : argv, {
           signal: controller.signal,
           ...(flags.json ? {} : { onStdout: track('stdout'), onStderr: track('stderr') }),
         })

@@ -21,17 +21,18 @@ export interface ScriptArgs {
  * arguments: the loader's frame is gone by the time user code runs, and the
  * program's line numbers are its own. A program that does not compile is run
  * as is, so its syntax error is reported exactly as without arguments.
+ * Without `argv` the code runs as is.
  */
 export async function executeScript(
   vm: BaseLuaVM,
   code: string | Uint8Array,
   chunkName: string,
-  argv: ScriptArgs,
+  argv: ScriptArgs | undefined,
   options: ExecOptions,
 ): Promise<ExecResult> {
   const bytes = typeof code === 'string' ? new TextEncoder().encode(code) : code
   // Blank code is the core's usage error, reported as for any execute.
-  if (isBlank(bytes)) return vm.execute(code, { ...options, chunkName })
+  if (argv === undefined || isBlank(bytes)) return vm.execute(code, { ...options, chunkName })
   // Raised only when `load` fails, before any user code ran; random, so no program can forge it.
   const notCompiled = `bioxen-luavm:not-compiled:${crypto.randomUUID()}`
   const entries: string[] = []
