@@ -974,6 +974,7 @@ describe('conventions', () => {
     ['run'],
     ['repl'],
     ['backends'],
+    ['completion'],
     ['config'],
     ['config', 'show'],
     ['config', 'validate'],
