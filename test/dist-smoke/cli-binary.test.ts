@@ -79,6 +79,14 @@ function expectError(r: Run, code: number, pattern: RegExp | string): void {
   else expect(line).toMatch(pattern)
 }
 
+/** With --json: the error as one JSON object on stdout, nothing on stderr. */
+function expectJsonError(r: Run, code: number, pattern: string): { tag: string; message: string; hint: string } {
+  const { error } = json(r, code) as { error: { tag: string; message: string; hint: string } }
+  expect(error).toEqual({ tag: expect.any(String), message: expect.any(String), hint: expect.any(String) })
+  expect(error.message).toContain(pattern)
+  return error
+}
+
 /** Exactly one JSON document on stdout, nothing on stderr. */
 function json(r: Run, code = 0): unknown {
   expect(r, r.stderr).toMatchObject({ code, stderr: '' })
@@ -312,7 +320,6 @@ describe('run', () => {
       ['run', '--memory', 'lots', '-e', 'print(1)'],
       "--memory expects a size like 1048576 or 64MB, got 'lots'",
     ],
-    ['-e and a file', ['run', '-e', 'print(1)', 'x.lua'], 'give either -e CODE or a FILE, not both'],
     ['a missing file', ['run', 'no-such-file.lua'], "file 'no-such-file.lua' does not exist"],
     ['an unknown backend', ['run', '--backend', 'nope', '-e', 'print(1)'], "unknown backend type 'nope'"],
   ])('%s is a usage error: exit 2, one line and a hint', async (_what, args, message) => {
@@ -585,9 +592,14 @@ describe('pkg and env', () => {
   })
 
   it('pkg remove and env delete', async () => {
-    expect(await cli(['pkg', 'remove', 'versioned_mod', '--env', 'demo'])).toEqual({
+    expect(await cli(['pkg', 'remove', 'versioned_mod', '--env', 'demo', '--json'])).toEqual({
       code: 0,
-      stdout: "removed versioned_mod from environment 'demo' (Lua 5.4)\n",
+      stdout: '{"removed":"versioned_mod","env":"demo","luaVersion":"5.4"}\n',
+      stderr: '',
+    })
+    expect(await cli(['env', 'delete', 'no-such-env', '--json'])).toMatchObject({
+      code: 2,
+      stdout: expect.stringMatching(/^\{"error":\{"tag":"\w+","message":"[^"]*no-such-env[^"]*","hint":"[^"]+"\}\}\n$/),
       stderr: '',
     })
     expect(await cli(['env', 'delete', 'demo'])).toEqual({
@@ -633,7 +645,7 @@ describe('pkg and env', () => {
     ])
     expectError(badName, 2, 'invalid environment name "bad name!"')
     expectError(missing, 2, "no environment 'nope'")
-    expectError(missingHealth, 2, "no environment 'nope'")
+    expectJsonError(missingHealth, 2, "no environment 'nope'")
     expectError(failed, 4, 'no_such_rock')
     expectError(badProfile, 2, 'no-such-profile')
     await cli(['env', 'delete', 'scratch']) // if the failed install created it
@@ -722,8 +734,9 @@ describe('xcpng', () => {
   })
 
   it('stop and destroy ours; a foreign guest only with --force', async () => {
-    const [stop, destroy] = [await xcpng('stop', 'cli-bin-ours'), await xcpng('destroy', 'cli-bin-ours')]
-    expect(stop).toEqual({ code: 0, stdout: 'stopped cli-bin-ours\n', stderr: '' })
+    const [stop, destroy] = [await xcpng('stop', 'cli-bin-ours', '--json'), await xcpng('destroy', 'cli-bin-ours')]
+    expect(stop).toMatchObject({ code: 0, stderr: '' })
+    expect(json(stop)).toEqual({ stopped: expect.any(String), name: 'cli-bin-ours' })
     expect(destroy).toEqual({ code: 0, stdout: 'destroyed cli-bin-ours\n', stderr: '' })
     expect(json(await xcpng('list', '--json'))).toEqual([])
 
@@ -734,11 +747,9 @@ describe('xcpng', () => {
       /^error: VM 'cli-bin-foreign' \(\S+\) was not created by bioxen-luavm; refusing to destroy it$/,
     )
     expect(refused.stderr).toContain('\nhint: add --force to destroy it anyway\n')
-    expect(await xcpng('destroy', 'cli-bin-foreign', '--force')).toEqual({
-      code: 0,
-      stdout: 'destroyed cli-bin-foreign\n',
-      stderr: '',
-    })
+    const foreign = await xcpng('destroy', 'cli-bin-foreign', '--force', '--json')
+    expect(foreign).toMatchObject({ code: 0, stderr: '' })
+    expect(json(foreign)).toEqual({ destroyed: expect.any(String), name: 'cli-bin-foreign' })
     const names = (json(await xcpng('list', '--all', '--json')) as { name: string }[]).map((g) => g.name)
     expect(names).not.toContain('cli-bin-foreign')
   })
@@ -764,9 +775,13 @@ describe('xcpng', () => {
     writeFileSync(bad, JSON.stringify({ ...JSON.parse(readFileSync(xcpngConfig, 'utf8')), password: wrong }))
     const r = await cli(['--config', bad, 'xcpng', 'list', '--json'])
     // Wrong settings, not a failure of the SDK: a usage/config status.
-    expectError(r, 2, 'SESSION_AUTHENTICATION_FAILED')
-    expect(r.stderr).toContain('hint: check xapi_url, username, password')
-    expect(r.stderr).not.toContain(wrong)
+    const error = expectJsonError(r, 2, 'SESSION_AUTHENTICATION_FAILED')
+    expect(error.hint).toContain('check xapi_url, username, password')
+    expect(r.stdout).not.toContain(wrong)
+    const text = await cli(['--config', bad, 'xcpng', 'list'])
+    expectError(text, 2, 'SESSION_AUTHENTICATION_FAILED')
+    expect(text.stderr).toContain('hint: check xapi_url, username, password')
+    expect(text.stderr).not.toContain(wrong)
   })
 
   it('the config has the password; config show redacts it', async () => {
@@ -959,6 +974,7 @@ describe('conventions', () => {
     ['run'],
     ['repl'],
     ['backends'],
+    ['completion'],
     ['config'],
     ['config', 'show'],
     ['config', 'validate'],

@@ -1,5 +1,7 @@
+import { didYouMean } from '@bioxen-luavm/core'
 import { Command } from 'commander'
 import { registerBackends } from './commands/backends.js'
+import { registerCompletion } from './commands/completion.js'
 import { registerConfig } from './commands/config.js'
 import { registerEnv } from './commands/env.js'
 import { registerPkg } from './commands/pkg.js'
@@ -8,10 +10,9 @@ import { registerRun } from './commands/run.js'
 import { registerXcpng } from './commands/xcpng.js'
 import { loadContext } from './lib/context.js'
 import { UsageError } from './lib/errors.js'
-import { ExitCode } from './lib/exit-codes.js'
 import type { CliIO } from './lib/io.js'
 import { collect } from './lib/options.js'
-import { addUsageHints } from './lib/usage.js'
+import { addUsageHints, commandNames, jsonTyped } from './lib/usage.js'
 import { version } from './version.js'
 
 const LIST_HINT = 'hint: `bioxen-luavm --help` lists the commands'
@@ -28,7 +29,9 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
     // `pkg install NAME --version 1.0-1` is the rock's version, not ours.
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // Commander writes only its parse errors to stderr; with --json they go
+    // out as one JSON object on stdout instead (see runCli).
+    .configureOutput({ writeOut: io.stdout, writeErr: (text) => (jsonTyped(program) ? undefined : io.stderr(text)) })
   registerRun(program, io, setExit)
   registerRepl(program, io, setExit)
   registerBackends(program, io)
@@ -36,6 +39,7 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
   registerPkg(program, io)
   registerEnv(program, io, setExit)
   registerXcpng(program, io, setExit)
+  registerCompletion(program, io)
   addUsageHints(program)
   program
     .helpCommand(true)
@@ -50,7 +54,8 @@ Examples:
 
 With no command on a terminal it opens an interactive menu.
 Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
-3 timeout, memory limit, output limit or cancelled, 4 internal error.`,
+3 timeout, memory limit, output limit or cancelled, 4 internal error,
+130 interrupted (Ctrl-C).`,
     )
     // Set last, so no subcommand inherits it: the root takes operands only
     // to say which command it does not know.
@@ -58,13 +63,9 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
   program.action(async (_flags: unknown, command: Command) => {
     const [unknown] = command.args
     if (unknown !== undefined) {
-      throw new UsageError(`unknown command '${unknown}'`, LIST_HINT)
+      throw new UsageError(`unknown command '${unknown}'${didYouMean(unknown, commandNames(command))}`, LIST_HINT)
     }
-    if (!io.isTTY) {
-      io.stderr(`error: no command given (the interactive menu needs a terminal)\n${LIST_HINT}\n`)
-      setExit(ExitCode.usage)
-      return
-    }
+    if (!io.isTTY) throw new UsageError('no command given (the interactive menu needs a terminal)', LIST_HINT)
     const { runMenu } = await import('./menu/menu.js')
     setExit(await runMenu(await loadContext(command, io), io))
   })

@@ -1,7 +1,8 @@
 import { CommanderError } from 'commander'
-import { describeError } from './lib/errors.js'
+import { describeError, errorJson, USAGE_HINT } from './lib/errors.js'
 import { ExitCode } from './lib/exit-codes.js'
 import { type CapturedRun, type CliIO, processIO, runCliCaptured } from './lib/io.js'
+import { jsonRequested, jsonTyped } from './lib/usage.js'
 import { createProgram } from './program.js'
 
 /**
@@ -19,11 +20,19 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version exit 0; every other commander error is a usage error.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage
+      if (error.exitCode === 0) return ExitCode.ok
+      // Its text went to stderr already, unless --json asked for it as JSON.
+      if (jsonTyped(program)) {
+        const line = error.message.startsWith('error: ') ? error.message : `error: ${error.message}`
+        io.stdout(errorJson({ tag: 'UsageError', line, hint: USAGE_HINT }))
+      }
+      return ExitCode.usage
     }
-    const { line, hint, exitCode: code } = describeError(error)
-    io.stderr(`${line}\n${hint ? `${hint}\n` : ''}`)
-    return code
+    const description = describeError(error)
+    // The options are parsed by now: `run s.lua --json` passes --json to the script.
+    if (jsonRequested(program)) io.stdout(errorJson(description))
+    else io.stderr(`${description.line}\n${description.hint ? `${description.hint}\n` : ''}`)
+    return description.exitCode
   }
 }
 

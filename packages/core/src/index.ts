@@ -75,5 +75,6 @@ export {
 } from './util/output.js'
 export { isSecretName, REDACTED, redactFields, redactText } from './util/redact.js'
 export { TaskQueue } from './util/serial-queue.js'
+export { closestMatch, didYouMean } from './util/suggest.js'
 export { truncateUtf8, utf8Length } from './util/text.js'
 export { MAX_TIMER_MS, startTimer, type Timer } from './util/timer.js'

@@ -203,11 +203,12 @@ Exit status: 0 healthy, 1 unhealthy, 2 no such environment or usage error.`,
     .command('delete')
     .description('delete an environment and everything installed in it')
     .argument('<name>', 'environment name')
+    .option('--json', 'print {"deleted": NAME}')
     .addHelpText('after', '\nExamples:\n  $ bioxen-luavm env delete scratch')
-    .action(async (name: string, _flags: unknown, command: Command) => {
+    .action(async (name: string, flags: { json?: boolean }, command: Command) => {
       const { manager } = await openEnvironments(command, io)
       await manager.delete(name)
-      io.stdout(`deleted environment '${name}'\n`)
+      io.stdout(flags.json ? `${JSON.stringify({ deleted: name })}\n` : `deleted environment '${name}'\n`)
     })
   return env
 }

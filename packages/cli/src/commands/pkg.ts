@@ -134,11 +134,16 @@ Exit status: 0 ok, 2 bad name or usage, 4 the install failed (luarocks' message 
     .argument('<name>', 'rock name')
     .requiredOption('--env <name>', 'environment to remove it from')
     .option('--lua-version <v>', LUA_VERSION_HELP, '5.4')
+    .option('--json', 'print {"removed": NAME, "env": ENV, "luaVersion": V}')
     .addHelpText('after', '\nExamples:\n  $ bioxen-luavm pkg remove versioned_mod --env old')
-    .action(async (name: string, flags: { env: string; luaVersion: string }, command: Command) => {
+    .action(async (name: string, flags: { env: string; luaVersion: string; json?: boolean }, command: Command) => {
       const { manager } = await openEnvironments(command, io)
       await manager.remove(flags.env, name, { luaVersion: flags.luaVersion })
-      io.stdout(`removed ${name} from environment '${flags.env}' (Lua ${flags.luaVersion})\n`)
+      io.stdout(
+        flags.json
+          ? `${JSON.stringify({ removed: name, env: flags.env, luaVersion: flags.luaVersion })}\n`
+          : `removed ${name} from environment '${flags.env}' (Lua ${flags.luaVersion})\n`,
+      )
     })
 
   pkg

@@ -1,9 +1,11 @@
 import { type ExecResult, execResultJson } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
-import { exitCodeFor } from '../lib/exit-codes.js'
+import { ExitCode, exitCodeFor } from '../lib/exit-codes.js'
 import type { CliIO } from '../lib/io.js'
 import { withVMOptions } from '../lib/options.js'
+import { executeScript, type ScriptArgs } from '../lib/script-args.js'
 import { readProgram } from '../lib/source.js'
+import { typedWords } from '../lib/usage.js'
 import { openVM, type VMFlags } from '../lib/vm.js'
 
 interface RunFlags extends VMFlags {
@@ -15,7 +17,10 @@ interface RunFlags extends VMFlags {
 export function registerRun(program: Command, io: CliIO, setExit: (code: number) => void): void {
   withVMOptions(program.command('run'))
     .description('run a Lua program (-e CODE, a FILE, or - for stdin) and exit with its status')
-    .argument('[file]', 'Lua file to run, or - to read the program from stdin')
+    .argument('[file]', 'Lua file to run, or - to read the program from stdin (read when piped and no FILE)')
+    .argument('[args...]', 'arguments for the program: arg[1..n] and ... (with -e, every operand is one)')
+    // Everything after FILE belongs to the script, flags included (as lua.c).
+    .passThroughOptions()
     .option('-e, --eval <code>', 'run CODE instead of a file')
     .option('--json', 'print exactly one JSON object: the execution result')
     .addHelpText(
@@ -23,15 +28,24 @@ export function registerRun(program: Command, io: CliIO, setExit: (code: number)
       `
 Examples:
   $ bioxen-luavm run -e 'print("hello")'
-  $ bioxen-luavm run --backend fengari script.lua
+  $ bioxen-luavm run --backend fengari script.lua arg1 arg2
   $ echo 'return 2 + 2' | bioxen-luavm run --json -
   $ bioxen-luavm run --timeout 500 --memory 64MB untrusted.lua
 
 Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
-3 timeout, memory limit, output limit or cancelled, 4 internal error.`,
+3 timeout, memory limit, output limit or cancelled, 4 internal error,
+130 interrupted (Ctrl-C).`,
     )
-    .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
-      const source = await readProgram(flags.eval, file, io)
+    .action(async (file: string | undefined, rest: string[], flags: RunFlags, command: Command) => {
+      const operands = file === undefined ? [] : [file, ...rest]
+      const script = flags.eval === undefined ? operands[0] : undefined
+      const source = await readProgram(flags.eval, script, io)
+      const rawArgs = typedWords(command)
+      const argv: ScriptArgs = {
+        before: ['bioxen-luavm', ...rawArgs.slice(0, rawArgs.length - operands.length)],
+        ...(script === undefined ? {} : { script }),
+        args: script === undefined ? operands : operands.slice(1),
+      }
       let endedLine = true
       const streamed = { stdout: false, stderr: false }
       // The program's bytes go out as they are: Lua output is bytes, and a
@@ -43,14 +57,25 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
         io[stream](bytes)
       }
       const controller = new AbortController()
-      const onSignal = () => controller.abort(new Error('interrupted'))
-      process.once('SIGINT', onSignal)
-      process.once('SIGTERM', onSignal)
+      // Ctrl-C cancels the execution (the VM is stopped on the way out, nothing
+      // left behind) and exits as shells expect of an interrupted program.
+      let signalled: number | undefined
+      const onInt = () => {
+        signalled = ExitCode.interrupted
+        controller.abort(new Error('interrupted'))
+      }
+      const onTerm = () => {
+        signalled = ExitCode.terminated
+        controller.abort(new Error('terminated'))
+      }
+      process.once('SIGINT', onInt)
+      process.once('SIGTERM', onTerm)
       try {
         const { vm } = await openVM('cli', command, io)
         await using _vm = vm
-        const result = await vm.execute(source.code, {
-          chunkName: source.chunkName,
+        // `-e CODE` with nothing to pass runs exactly as typed (no loader, no `arg`).
+        const plain = flags.eval !== undefined && operands.length === 0
+        const result = await executeScript(vm, source.code, source.chunkName, plain ? undefined : argv, {
           signal: controller.signal,
           ...(flags.json ? {} : { onStdout: track('stdout'), onStderr: track('stderr') }),
         })
@@ -63,10 +88,10 @@ Exit status: 0 ok, 1 Lua error, 2 usage or configuration error,
         // A notice must not glue onto output that stopped mid-line.
         if (!flags.json && result.status !== 'ok' && !endedLine) io.stderr('\n')
         report(result, Boolean(flags.json), io)
-        setExit(exitCodeFor(result.status))
+        setExit(signalled ?? exitCodeFor(result.status))
       } finally {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
+        process.off('SIGINT', onInt)
+        process.off('SIGTERM', onTerm)
       }
     })
 }

@@ -116,15 +116,16 @@ Examples:
     .description('clean shutdown within the deadline, then hard shutdown')
     .argument('<vm>', 'uuid or name label')
     .option('-t, --timeout <ms>', 'deadline of the clean shutdown', positiveInt('--timeout'))
+    .option('--json', 'print {"stopped": UUID, "name": NAME}')
     .addHelpText(
       'after',
       '\nExamples:\n  $ bioxen-luavm xcpng stop bioxen-luavm-worker-1\n  $ bioxen-luavm xcpng stop bioxen-luavm-worker-1 --timeout 30000',
     )
-    .action((vm: string, flags: { timeout?: number }, command: Command) =>
+    .action((vm: string, flags: { timeout?: number; json?: boolean }, command: Command) =>
       withSession(command, async (session) => {
         const guest = await findGuest(session, vm)
         await stopGuest(session, guest.uuid, flags.timeout ? { timeoutMs: flags.timeout } : {})
-        io.stdout(`stopped ${vm}\n`)
+        io.stdout(flags.json ? `${JSON.stringify({ stopped: guest.uuid, name: guest.name })}\n` : `stopped ${vm}\n`)
       }),
     )
 
@@ -133,11 +134,12 @@ Examples:
     .description('shut down and destroy a guest bioxen-luavm created, with its own disks (never CD/ISO)')
     .argument('<vm>', 'uuid or name label')
     .option('--force', 'also destroy a guest bioxen-luavm did not create')
+    .option('--json', 'print {"destroyed": UUID, "name": NAME}')
     .addHelpText(
       'after',
       '\nExamples:\n  $ bioxen-luavm xcpng destroy bioxen-luavm-worker-1\n  $ bioxen-luavm xcpng destroy old-test-vm --force',
     )
-    .action((vm: string, flags: { force?: boolean }, command: Command) =>
+    .action((vm: string, flags: { force?: boolean; json?: boolean }, command: Command) =>
       withSession(command, async (session) => {
         const guest = await findGuest(session, vm)
         // Refusing is the user's call to make (exit 2), not a failure.
@@ -148,7 +150,7 @@ Examples:
           )
         }
         await destroyGuest(session, guest.uuid, { allowForeign: Boolean(flags.force) })
-        io.stdout(`destroyed ${vm}\n`)
+        io.stdout(flags.json ? `${JSON.stringify({ destroyed: guest.uuid, name: guest.name })}\n` : `destroyed ${vm}\n`)
       }),
     )
 

@@ -18,10 +18,22 @@ const xapiConfigCodes = new Set(['SESSION_AUTHENTICATION_FAILED', 'TLS_ERROR'])
 const XAPI_CONFIG_HINT =
   'hint: check xapi_url, username, password (XCPNG_PASSWORD) and fingerprint; `bioxen-luavm xcpng check` tries them'
 
+/** What the CLI says about an error: `line` and `hint` for stderr, `tag` for `--json`, and the exit status. */
+export interface ErrorDescription {
+  /** `UsageError`, a LuaVMError's `_tag`, or `InternalError`. */
+  tag: string
+  /** `error: MESSAGE` on one line. */
+  line: string
+  /** `hint: …` */
+  hint: string
+  exitCode: number
+}
+
 /** One readable line (plus a hint line) for stderr, and the exit status, of any error. */
-export function describeError(error: unknown): { line: string; hint: string; exitCode: number } {
+export function describeError(error: unknown): ErrorDescription {
   if (error instanceof UsageError) {
     return {
+      tag: 'UsageError',
       line: `error: ${oneLine(redactText(error.message))}`,
       hint: error.hint ?? USAGE_HINT,
       exitCode: ExitCode.usage,
@@ -31,6 +43,7 @@ export function describeError(error: unknown): { line: string; hint: string; exi
     const xapiCode = (error as { xapiCode?: string }).xapiCode
     const usage = usageTags.has(error._tag) || (xapiCode !== undefined && xapiConfigCodes.has(xapiCode))
     return {
+      tag: error._tag,
       line: `error: ${oneLine(error.message)}`,
       hint: xapiCode && xapiConfigCodes.has(xapiCode) ? XAPI_CONFIG_HINT : hintFor(error._tag),
       exitCode: usage ? ExitCode.usage : ExitCode.internal,
@@ -38,10 +51,22 @@ export function describeError(error: unknown): { line: string; hint: string; exi
   }
   // SDK errors redact their own messages; anything else may quote a URL with its password.
   const message = redactText(error instanceof Error ? error.message : String(error))
-  return { line: `error: ${oneLine(message)}`, hint: DEBUG_HINT, exitCode: ExitCode.internal }
+  return { tag: 'InternalError', line: `error: ${oneLine(message)}`, hint: DEBUG_HINT, exitCode: ExitCode.internal }
 }
 
-const USAGE_HINT = 'hint: add --help to the command for its usage and examples'
+/**
+ * The `--json` form of an error, one line on stdout:
+ * `{"error":{"tag":…,"message":…,"hint":…}}` (message and hint without their
+ * `error: ` and `hint: ` prefixes).
+ */
+export function errorJson(d: Pick<ErrorDescription, 'tag' | 'line' | 'hint'>): string {
+  const message = d.line.replace(/^error: /, '')
+  const hint = d.hint.replace(/^hint: /, '')
+  return `${JSON.stringify({ error: { tag: d.tag, message, hint } })}\n`
+}
+
+/** The hint of a usage error that brings its own none. */
+export const USAGE_HINT = 'hint: add --help to the command for its usage and examples'
 const DEBUG_HINT = 'hint: run with LUAVM_DEBUG=1 for details'
 
 /**

@@ -13,6 +13,10 @@ export const ExitCode = {
   limit: 3,
   /** The SDK or a backend failed (not the Lua program). */
   internal: 4,
+  /** Ctrl-C (SIGINT): the run was cancelled, as shells report it (128 + 2). */
+  interrupted: 130,
+  /** SIGTERM: the run was cancelled (128 + 15). */
+  terminated: 143,
 } as const
 
 /** The exit status that stands for an execution status. */

@@ -13,6 +13,11 @@ export interface CliIO {
   stdinLines(): AsyncIterable<string>
   /** True when stdout is a terminal (progress and colour only then). */
   isTTY: boolean
+  /**
+   * False when stdin is a pipe or file: `run` with no program reads it then.
+   * Undefined is taken as a terminal (stdin is never read unasked).
+   */
+  stdinIsTTY?: boolean
   env: Record<string, string | undefined>
   /** Directory plugin paths and package names resolve from (default: the process's). */
   cwd?: string
@@ -30,6 +35,7 @@ export function processIO(): CliIO {
     },
     stdinLines: () => createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
     isTTY: Boolean(process.stdout.isTTY && process.stdin.isTTY),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
     env: process.env,
     cwd: process.cwd(),
   }
@@ -78,6 +84,8 @@ export async function runCliCaptured(
       yield* lines
     },
     isTTY: false,
+    // Stdin given is a pipe; none given behaves as a terminal (nothing to read).
+    stdinIsTTY: options.stdin === undefined,
     env: options.env ?? {},
     cwd: options.cwd ?? process.cwd(),
   }

@@ -1,4 +1,10 @@
+import { didYouMean } from '@bioxen-luavm/core'
 import type { Command } from 'commander'
+
+/** The subcommands of `command` a user types (not commander's `help`). */
+export function commandNames(command: Command): string[] {
+  return command.commands.map((c) => c.name()).filter((n) => n !== 'help')
+}
 
 /** The full name of a command as typed: `bioxen-luavm pkg install`. */
 export function commandPath(command: Command): string {
@@ -26,7 +32,7 @@ export function addUsageHints(program: Command): void {
  * naming the commands it takes, and the hint — not its whole help on stderr.
  */
 function requireSubcommand(command: Command): void {
-  const names = command.commands.map((c) => c.name()).filter((n) => n !== 'help')
+  const names = commandNames(command)
   // An action turns off commander's implicit `help` subcommand; keep it.
   command.helpCommand(true)
   command.allowExcessArguments(true).action((_flags: unknown, self: Command) => {
@@ -34,8 +40,38 @@ function requireSubcommand(command: Command): void {
     self.error(
       unknown === undefined
         ? `error: '${commandPath(self)}' needs a command: ${names.join(', ')}`
-        : `error: unknown command '${unknown}'`,
+        : `error: unknown command '${unknown}'${didYouMean(unknown, names)}`,
       { exitCode: 2, code: 'luavm.missingCommand' },
     )
   })
+}
+
+/**
+ * The words typed after `bioxen-luavm` (commander keeps them on each parsed
+ * command as `rawArgs`; its typings omit the field).
+ */
+export function typedWords(command: Command): readonly string[] {
+  let root = command
+  while (root.parent) root = root.parent
+  return (root as { rawArgs?: string[] }).rawArgs ?? []
+}
+
+/**
+ * `--json` typed before any `--`: a parse error (which comes before the
+ * command's options are known) is then reported as JSON.
+ */
+export function jsonTyped(command: Command): boolean {
+  const words = typedWords(command)
+  const end = words.indexOf('--')
+  return (end === -1 ? words : words.slice(0, end)).includes('--json')
+}
+
+/** Whether the command that ran (or failed) asked for `--json`. */
+export function jsonRequested(program: Command): boolean {
+  const pending = [program]
+  for (let c = pending.pop(); c; c = pending.pop()) {
+    if (c.opts().json === true) return true
+    pending.push(...c.commands)
+  }
+  return false
 }

@@ -3,6 +3,7 @@ import type { BaseLuaVM, InteractiveSession } from '@bioxen-luavm/core'
 import { Catalog } from '@bioxen-luavm/core'
 import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import type { CliContext } from '../lib/context.js'
+import { ExitCode } from '../lib/exit-codes.js'
 import { historyFile } from '../lib/history.js'
 import type { CliIO } from '../lib/io.js'
 import { table } from '../lib/table.js'
@@ -34,6 +35,7 @@ export async function runMenu(ctx: CliContext, io: CliIO): Promise<number> {
   const detached = new Map<string, DetachedSession>()
   const file = profilesFile(io.env)
   let keep: BaseLuaVM[] = []
+  let code: number = ExitCode.ok
   try {
     for (;;) {
       const none = vms.size === 0 && '(no VMs yet)'
@@ -67,10 +69,12 @@ export async function runMenu(ctx: CliContext, io: CliIO): Promise<number> {
     }
   } catch (error) {
     if (!isPromptExit(error)) throw error
+    // Ctrl-C at a prompt: leave as a shell expects of an interrupted program.
+    code = ExitCode.interrupted
   } finally {
     await closeDown(vms, keep, io)
   }
-  return 0
+  return code
 }
 
 interface MenuState {

@@ -2,6 +2,7 @@ import { checkByteLimit, checkLimits, checkTimeoutMs } from '../contract/limits.
 import { ConfigError } from '../errors/index.js'
 import type { BackendRegistry } from '../registry/backend-registry.js'
 import { isSecretName, REDACTED, redactFields, redactText } from '../util/redact.js'
+import { didYouMean } from '../util/suggest.js'
 import { type ConfigSchema, validateSection } from './schema.js'
 
 /** The whole config, as a file or an object holds it. */
@@ -172,6 +173,14 @@ export class ConfigManager {
     } catch (error) {
       problems.push((error as Error).message)
     }
+    // The backend every run uses unless told otherwise must exist.
+    const chosen = this.defaultBackend
+    if (chosen !== 'auto' && !registry.has(chosen)) {
+      const names = [...registry.types(), 'auto']
+      problems.push(
+        `defaultBackend: no backend '${chosen}' is registered${didYouMean(chosen, names)}; registered: ${names.join(', ')}`,
+      )
+    }
     for (const type of this.#configuredTypes(registry)) {
       const d = registry.get(type)
       if (!d) {
@@ -257,7 +266,9 @@ function normalizeFile(file: unknown, fileName: string | undefined): LuaVMConfig
   }
   for (const key of Object.keys(record)) {
     if (!TOP_LEVEL.has(key)) {
-      throw new ConfigError(`${where}: unknown key '${key}'; known keys: ${[...TOP_LEVEL].join(', ')}`)
+      throw new ConfigError(
+        `${where}: unknown key '${key}'${didYouMean(key, TOP_LEVEL)}; known keys: ${[...TOP_LEVEL].join(', ')}`,
+      )
     }
   }
   if (

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/index.js'
+import { didYouMean } from '../util/suggest.js'
 import { parseSize } from './size.js'
 
 /** One config key a backend accepts. */
@@ -84,7 +85,9 @@ export function validateSection(
   for (const key of Object.keys(input)) {
     if (!(key in schema)) {
       const known = Object.keys(schema)
-      problems.push(`${path}.${key}: unknown key${known.length ? `; known keys: ${known.join(', ')}` : ''}`)
+      problems.push(
+        `${path}.${key}: unknown key${didYouMean(key, known)}${known.length ? `; known keys: ${known.join(', ')}` : ''}`,
+      )
     }
   }
   for (const [key, field] of Object.entries(schema)) {

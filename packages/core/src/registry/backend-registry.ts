@@ -3,6 +3,7 @@ import type { BaseLuaVM, ExecDefaults, VMInit } from '../contract/base-vm.js'
 import { BackendNotFoundError, BackendUnavailableError, ConfigError, InvalidArgumentError } from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
 import { newId } from '../util/ids.js'
+import { didYouMean } from '../util/suggest.js'
 import type { BackendDescriptor, BackendImplementation, DetectResult } from './backend-descriptor.js'
 
 /** Order in which `type: 'auto'` tries backends: native first, then the WASM sandbox, then pure JS. */
@@ -126,9 +127,13 @@ export class BackendRegistry {
     if (requested === 'auto') return this.resolveAuto()
     const type = this.#resolveName(requested)
     if (type === undefined) {
-      throw new BackendNotFoundError(`unknown backend type '${requested}'; registered: ${this.#listing()}`, {
-        details: { requested, registered: this.types() },
-      })
+      const names = [...this.types(), ...this.#aliases.keys(), 'auto']
+      throw new BackendNotFoundError(
+        `unknown backend type '${requested}'${didYouMean(requested, names)}; registered: ${this.#listing()}`,
+        {
+          details: { requested, registered: this.types() },
+        },
+      )
     }
     return type
   }
