@@ -434,6 +434,8 @@ describe('packages/cli/README.md', () => {
       'hello from the WebAssembly sandbox\n',
       '4\n',
       expect.stringContaining('"values":[42]'),
+      '1\n',
+      '4\n',
     ])
   })
 
