@@ -167,8 +167,9 @@ describe('the browser playground (examples/playground)', () => {
     expect(await page.locator('#memory').isDisabled(), 'no heap cap on fengari').toBe(true)
   })
 
-  it('a busy loop times out at 300 ms while the page stays responsive', async () => {
-    await start('while true do end', 'wasm', 300)
+  it('a busy loop times out while the page stays responsive', async () => {
+    // A deadline long enough that the page is seen running on a busy machine.
+    await start('while true do end', 'wasm', 2_000)
     // The running timer keeps updating and the editor takes input while the worker spins.
     const first = await text('#duration')
     await page.waitForFunction((t) => {
